@@ -4,11 +4,13 @@
 //! Nothing here does I/O. A bare `Uuid` or `String` never stands for a tenant: use the
 //! newtypes ([`MspId`], [`ClientId`], …) and [`TenantScope`].
 
+mod error_code;
 mod ids;
 mod name;
 mod report;
 mod tenancy;
 
+pub use error_code::ErrorCode;
 pub use ids::{
     ApiTokenId, ClientId, DomainId, EventId, MspId, RawInputId, RejectionId, ReportId, UserId,
 };

@@ -1,1 +1,25 @@
+//! The ingest service: takes reports in (HTTP upload, RFC 8460 HTTPS delivery, files,
+//! Maildir and mbox), keeps the original bytes, parses them with `postern-mailauth`,
+//! routes each report to the client that owns its domain and stores it with an outbox
+//! event in one transaction.
+//!
+//! Promises: nothing is lost (every input's bytes are stored before parsing, every part
+//! that cannot be used is recorded with its reason), one bad part never stops the rest,
+//! and parsing runs off the async executor with bounded memory.
 
+mod error;
+mod http;
+mod import;
+mod outbox;
+mod pipeline;
+mod sink;
+mod tokens;
+
+pub use error::IngestError;
+pub use http::{IntakeState, configure};
+pub use import::{ImportSummary, import_paths};
+pub use outbox::StoreOutbox;
+pub use pipeline::{
+    IngestOutcome, IngestSettings, Ingestor, InputSummary, ItemOutcome, ItemStatus, Source,
+};
+pub use tokens::StoreTokens;

@@ -1,0 +1,8 @@
+//! Topic names. Each topic carries exactly one payload message type from [`crate::events`].
+
+/// A report was stored; payload [`crate::events::ReportIngested`].
+pub const REPORT_INGESTED: &str = "report.ingested";
+/// A client registered a domain; payload [`crate::events::DomainAdded`].
+pub const DOMAIN_ADDED: &str = "domain.added";
+/// A client removed a domain; payload [`crate::events::DomainRemoved`].
+pub const DOMAIN_REMOVED: &str = "domain.removed";

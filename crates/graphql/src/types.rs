@@ -1,0 +1,18 @@
+//! The GraphQL object, input and enum types. Each wraps a store row or a postern-domain type;
+//! the doc comments are the API documentation.
+
+pub(crate) mod access;
+pub(crate) mod enums;
+pub(crate) mod rejection;
+pub(crate) mod report;
+pub(crate) mod tenancy;
+
+crate::connection::node_names!(
+    tenancy::ClientNode => "Client",
+    tenancy::DomainNode => "Domain",
+    report::ReportNode => "Report",
+    report::RecordNode => "Record",
+    rejection::RejectionNode => "Rejection",
+    access::MemberNode => "Member",
+    access::ApiTokenNode => "ApiToken",
+);

@@ -1,0 +1,258 @@
+//! Opening the backends named by configuration and starting the services.
+
+use anyhow::Context;
+use postern_analysis::{HickoryReverse, ReverseResolver};
+use postern_api::{ApiServices, HttpSettings};
+use postern_auth::{Authenticator, JwtKeys, JwtSettings};
+use postern_bus::{Bus, BusSettings, InProcessBus, RedisBus};
+use postern_config::Config;
+use postern_ingest::{IngestSettings, Ingestor, IntakeState, StoreOutbox, StoreTokens};
+use postern_mailauth::Limits;
+use postern_store::Store;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+/// Opens (and migrates) the database: PostgreSQL when configured, else the SQLite file in
+/// the data directory.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let url = config.database_url();
+    let store = Store::connect(&url, config.database.max_connections)
+        .await
+        .context("connecting to the database")?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+/// The event bus: Redis Streams when a Redis URL is configured, else in-process.
+pub async fn open_bus(config: &Config) -> anyhow::Result<Arc<dyn Bus>> {
+    let settings = BusSettings::default();
+    Ok(match &config.bus.redis_url {
+        Some(url) => Arc::new(
+            RedisBus::connect(url.expose(), &config.bus.namespace, settings)
+                .await
+                .context("connecting to Redis")?,
+        ),
+        None => Arc::new(InProcessBus::new(settings)),
+    })
+}
+
+/// The parser limits of the ingest section.
+pub fn ingest_limits(config: &Config) -> Limits {
+    Limits {
+        max_decompressed_bytes: config.ingest.max_decompressed_bytes,
+        max_archive_entries: config.ingest.max_archive_entries,
+        max_nesting: config.ingest.max_nesting,
+        max_records_per_report: config.ingest.max_records_per_report,
+        ..Limits::default()
+    }
+}
+
+/// JWT keys from the configured secret or the one generated into the data directory.
+fn jwt_keys(config: &Config) -> anyhow::Result<JwtKeys> {
+    let secret = match &config.auth.jwt_secret {
+        Some(secret) => secret.expose().as_bytes().to_vec(),
+        None => postern_auth::load_or_generate_secret(&config.data_dir.join("jwt-secret"))?,
+    };
+    let settings = JwtSettings {
+        issuer: config.auth.issuer.clone(),
+        audience: config.auth.audience.clone(),
+        ttl: chrono::Duration::seconds(i64::try_from(config.auth.token_ttl_secs).unwrap_or(3600)),
+    };
+    Ok(JwtKeys::from_secret(&secret, settings)?)
+}
+
+/// Every service of `postern up`, running.
+pub struct Running {
+    /// Where the HTTP server listens (useful with port 0).
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub bus: Arc<dyn Bus>,
+    server: postern_api::ServerHandle,
+    server_task: JoinHandle<std::io::Result<()>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the HTTP server gracefully, then the relay and the consumers.
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        let _ = self.server_task.await;
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+
+    /// Runs until the process gets Ctrl-C (SIGINT) or SIGTERM, then stops.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        wait_for_signal().await?;
+        info!("shutting down");
+        self.stop().await;
+        Ok(())
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+/// Which services a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Services {
+    pub ingest: bool,
+    pub analysis: bool,
+    pub api: bool,
+}
+
+impl Services {
+    /// Everything, as `postern up` runs it.
+    pub const ALL: Services = Services {
+        ingest: true,
+        analysis: true,
+        api: true,
+    };
+}
+
+/// Starts ingest, analysis and api in this process on `store` and `bus`, listening on
+/// `config.http.listen`.
+pub async fn start(config: &Config, store: Store, bus: Arc<dyn Bus>) -> anyhow::Result<Running> {
+    start_services(config, store, bus, Services::ALL).await
+}
+
+/// Starts the chosen services. The HTTP server runs when api or ingest does; every process
+/// that writes events (api, ingest) runs an outbox relay.
+pub async fn start_services(
+    config: &Config,
+    store: Store,
+    bus: Arc<dyn Bus>,
+    services: Services,
+) -> anyhow::Result<Running> {
+    let auth = Arc::new(Authenticator::new(
+        jwt_keys(config)?,
+        StoreTokens::new(store.clone()),
+    ));
+    let schema = postern_graphql::build_schema(store.clone(), Arc::new(jwt_keys(config)?));
+    let wake = Arc::new(Notify::new());
+    let ingestor = Ingestor::new(
+        store.clone(),
+        IngestSettings {
+            limits: ingest_limits(config),
+        },
+        wake.clone(),
+    );
+    let intake = IntakeState {
+        ingestor,
+        auth: auth.clone(),
+        max_body_bytes: config.ingest.max_body_bytes,
+    };
+    let listener = TcpListener::bind(config.http.listen)
+        .with_context(|| format!("listening on {}", config.http.listen))?;
+    let addr = listener.local_addr()?;
+    let server = postern_api::serve(
+        listener,
+        ApiServices {
+            store: store.clone(),
+            schema,
+            auth,
+            intake,
+        },
+        HttpSettings {
+            graphql: services.api,
+            intake: services.ingest,
+            graphiql: config.http.graphiql,
+            ..HttpSettings::default()
+        },
+    )?;
+    let handle = server.handle();
+    let server_task = tokio::spawn(server);
+
+    let (trigger, shutdown) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    if services.api || services.ingest {
+        tasks.push(postern_bus::spawn_relay(
+            Arc::new(StoreOutbox(store.clone())),
+            bus.clone(),
+            wake,
+            Duration::from_secs(1),
+            shutdown.clone(),
+        ));
+    }
+    let consumer = format!("{}-{}", hostname(), std::process::id());
+    if services.analysis {
+        let (store, bus, shutdown) = (store.clone(), bus.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) = postern_analysis::run_consumer(store, bus, consumer, shutdown).await
+            {
+                tracing::error!(%error, "analysis consumer stopped");
+            }
+        }));
+    }
+    if services.analysis && config.analysis.reverse_dns {
+        let resolver: Arc<dyn ReverseResolver> = Arc::new(HickoryReverse::new(
+            &config.analysis.nameservers,
+            Duration::from_millis(config.analysis.dns_timeout_ms),
+        )?);
+        tasks.push(tokio::spawn(postern_analysis::run_reverse_dns(
+            store.clone(),
+            resolver,
+            config.analysis.rdns_concurrency,
+            Duration::from_secs(30),
+            shutdown,
+        )));
+    }
+    Ok(Running {
+        addr,
+        store,
+        bus,
+        server: handle,
+        server_task,
+        shutdown: trigger,
+        tasks,
+    })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "postern".to_owned())
+}
+
+/// The `main` of a service binary that runs one service alone against PostgreSQL and Redis.
+pub async fn service_main(name: &str, services: Services) -> anyhow::Result<()> {
+    let config = postern_config::load(
+        std::env::var_os("POSTERN_CONFIG")
+            .map(std::path::PathBuf::from)
+            .as_deref(),
+        std::env::vars(),
+    )?;
+    let _telemetry = postern_telemetry::init(name, &config.telemetry)?;
+    if config.database.url.is_none() || config.bus.redis_url.is_none() {
+        anyhow::bail!(
+            "{name} runs alone against PostgreSQL and Redis: set POSTERN__DATABASE__URL and POSTERN__BUS__REDIS_URL (or use `postern up` for one process)"
+        );
+    }
+    let store = open_store(&config).await?;
+    let bus = open_bus(&config).await?;
+    let running = start_services(&config, store, bus, services).await?;
+    info!(service = name, addr = %running.addr, "started");
+    running.run_until_signal().await
+}

@@ -1,0 +1,269 @@
+//! End to end: the services as `postern up` starts them, over HTTP, on both backends.
+
+use postern_tests::{App, Backends, aggregate_report};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const SUMMARY: &str = r#"query($d: String!) {
+  domain(name: $d) { summary(from: "2026-01-01T00:00:00Z", to: "2026-01-31T23:59:59Z") { messages dmarcPass dmarcFail } }
+}"#;
+
+/// Polls the domain summary until it shows `messages` (analysis runs behind the bus).
+async fn wait_for_summary(
+    app: &App,
+    token: &str,
+    domain: &str,
+    messages: u64,
+) -> anyhow::Result<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let data = app
+            .graphql_ok(Some(token), SUMMARY, json!({ "d": domain }))
+            .await?;
+        let summary = data["domain"]["summary"].clone();
+        if summary["messages"].as_u64() == Some(messages) {
+            return Ok(summary);
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("summary never reached {messages} messages: {summary}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn create_client_and_domain(
+    app: &App,
+    token: &str,
+    name: &str,
+    domain: &str,
+) -> anyhow::Result<String> {
+    let data = app
+        .graphql_ok(
+            Some(token),
+            "mutation($n: String!) { createClient(name: $n) { id } }",
+            json!({ "n": name }),
+        )
+        .await?;
+    let client = data["createClient"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    app.graphql_ok(
+        Some(token),
+        "mutation($c: ID!, $d: String!) { addDomain(clientId: $c, name: $d) { id name } }",
+        json!({ "c": client, "d": domain }),
+    )
+    .await?;
+    Ok(client)
+}
+
+async fn ingest_then_summarise(backends: Backends) -> anyhow::Result<()> {
+    let app = App::start(backends).await?;
+    let token = app.login_admin().await?;
+    create_client_and_domain(&app, &token, "Acme", "acme.example").await?;
+
+    let response = app
+        .http
+        .post(app.url("/v1/reports"))
+        .bearer_auth(&token)
+        .body(aggregate_report("acme.example", "r-1", 10, 3))
+        .send()
+        .await?;
+    assert_eq!(response.status().as_u16(), 202);
+    let outcome: Value = response.json().await?;
+    assert_eq!(outcome["items"][0]["status"], "accepted", "{outcome}");
+    assert_eq!(outcome["items"][0]["assigned"], true);
+
+    let summary = wait_for_summary(&app, &token, "acme.example", 13).await?;
+    assert_eq!(
+        summary,
+        json!({ "messages": 13, "dmarcPass": 10, "dmarcFail": 3 })
+    );
+
+    // The same report again is a duplicate and changes nothing.
+    let again: Value = app
+        .http
+        .post(app.url("/v1/reports"))
+        .bearer_auth(&token)
+        .body(aggregate_report("acme.example", "r-1", 10, 3))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(again["items"][0]["status"], "duplicate");
+    assert_eq!(again["input"]["already_stored"], true);
+
+    let count = app
+        .graphql_ok(
+            Some(&token),
+            "{ reports(first: 10) { totalCount } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(count["reports"]["totalCount"], 1);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_uploaded_over_http_shows_in_domain_summary_on_sqlite() -> anyhow::Result<()> {
+    ingest_then_summarise(Backends::Embedded).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_uploaded_over_http_shows_in_domain_summary_on_postgres_and_redis()
+-> anyhow::Result<()> {
+    ingest_then_summarise(Backends::PostgresRedis).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unassigned_report_is_counted_once_its_domain_is_added() -> anyhow::Result<()> {
+    let app = App::start(Backends::PostgresRedis).await?;
+    let token = app.login_admin().await?;
+    let outcome: Value = app
+        .http
+        .post(app.url("/v1/reports"))
+        .bearer_auth(&token)
+        .body(aggregate_report("later.example", "r-9", 4, 1))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(outcome["items"][0]["status"], "accepted");
+    assert_eq!(outcome["items"][0]["assigned"], false);
+    let unassigned = app
+        .graphql_ok(
+            Some(&token),
+            "{ unassignedReports(first: 5) { totalCount } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(unassigned["unassignedReports"]["totalCount"], 1);
+
+    create_client_and_domain(&app, &token, "Later", "later.example").await?;
+    let summary = wait_for_summary(&app, &token, "later.example", 5).await?;
+    assert_eq!(summary["dmarcFail"], 1);
+    let unassigned = app
+        .graphql_ok(
+            Some(&token),
+            "{ unassignedReports(first: 5) { totalCount } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(unassigned["unassignedReports"]["totalCount"], 0);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_are_refused_at_every_door() -> anyhow::Result<()> {
+    let app = App::start(Backends::Embedded).await?;
+    // No credential on intake.
+    let r = app
+        .http
+        .post(app.url("/v1/reports"))
+        .body("x")
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 401);
+    // A garbage bearer on GraphQL and intake.
+    let r = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth("not-a-token")
+        .json(&json!({ "query": "{ viewer { role } }" }))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 401);
+    let body: Value = r.json().await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "unauthenticated");
+    // A query without any credential.
+    let body = app
+        .graphql(None, "{ clients(first: 5) { totalCount } }", json!({}))
+        .await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "unauthenticated");
+
+    // A revoked API token stops working.
+    let token = app.login_admin().await?;
+    let created = app
+        .graphql_ok(
+            Some(&token),
+            "mutation { createApiToken(name: \"ci\", role: MSP_OPERATOR) { token apiToken { id } } }",
+            json!({}),
+        )
+        .await?;
+    let api_token = created["createApiToken"]["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(api_token.starts_with("pst_"));
+    let ok = app
+        .graphql_ok(Some(&api_token), "{ viewer { role } }", json!({}))
+        .await?;
+    assert_eq!(ok["viewer"]["role"], "MSP_OPERATOR");
+    app.graphql_ok(
+        Some(&token),
+        "mutation($id: ID!) { revokeApiToken(id: $id) { revokedAt } }",
+        json!({ "id": created["createApiToken"]["apiToken"]["id"] }),
+    )
+    .await?;
+    let r = app
+        .http
+        .post(app.url("/v1/reports"))
+        .bearer_auth(&api_token)
+        .body(aggregate_report("acme.example", "r-2", 1, 1))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 401);
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tlsrpt_delivery_is_taken_only_for_registered_domains() -> anyhow::Result<()> {
+    let app = App::start(Backends::Embedded).await?;
+    let token = app.login_admin().await?;
+    create_client_and_domain(&app, &token, "Acme", "acme.example").await?;
+    let report = |domain: &str, id: &str| {
+        json!({
+            "organization-name": "Example MTA",
+            "date-range": { "start-datetime": "2026-01-01T00:00:00Z", "end-datetime": "2026-01-01T23:59:59Z" },
+            "contact-info": "tlsrpt@example.net",
+            "report-id": id,
+            "policies": [{
+                "policy": { "policy-type": "sts", "policy-string": ["version: STSv1", "mode: enforce"], "policy-domain": domain, "mx-host": ["mx.acme.example"] },
+                "summary": { "total-successful-session-count": 40, "total-failure-session-count": 2 },
+                "failure-details": [{ "result-type": "certificate-expired", "sending-mta-ip": "192.0.2.1", "receiving-mx-hostname": "mx.acme.example", "failed-session-count": 2 }]
+            }]
+        })
+        .to_string()
+    };
+    let ok = app
+        .http
+        .post(app.url("/v1/tlsrpt"))
+        .header("content-type", "application/tlsrpt+json")
+        .body(report("acme.example", "t-1"))
+        .send()
+        .await?;
+    assert_eq!(ok.status().as_u16(), 202);
+    let refused = app
+        .http
+        .post(app.url("/v1/tlsrpt"))
+        .header("content-type", "application/tlsrpt+json")
+        .body(report("stranger.example", "t-2"))
+        .send()
+        .await?;
+    assert_eq!(refused.status().as_u16(), 403);
+    let body: Value = refused.json().await?;
+    assert_eq!(body["items"][0]["reason"], "unregistered_domain");
+    let wrong_type = app
+        .http
+        .post(app.url("/v1/tlsrpt"))
+        .header("content-type", "text/plain")
+        .body(report("acme.example", "t-3"))
+        .send()
+        .await?;
+    assert_eq!(wrong_type.status().as_u16(), 415);
+    app.stop().await;
+    Ok(())
+}
