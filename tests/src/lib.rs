@@ -51,12 +51,21 @@ pub struct App {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
     pub admin: postern::AdminCredentials,
-    _data: tempfile::TempDir,
+    /// The data directory (signing secret, credentials, SQLite file).
+    pub data: tempfile::TempDir,
 }
 
 impl App {
     /// Starts every service as `postern up` does, on the chosen backends, listening on port 0.
     pub async fn start(backends: Backends) -> anyhow::Result<App> {
+        Self::start_with(backends, Vec::new()).await
+    }
+
+    /// Like [`App::start`], with extra `POSTERN__…` settings.
+    pub async fn start_with(
+        backends: Backends,
+        extra: Vec<(String, String)>,
+    ) -> anyhow::Result<App> {
         let data = tempfile::tempdir()?;
         let mut env = vec![
             (
@@ -80,6 +89,7 @@ impl App {
                 format!("postern-e2e-{}", uuid::Uuid::new_v4().simple()),
             ));
         }
+        env.extend(extra);
         let config = postern_config::load(None, env)?;
         let store = postern::open_store(&config).await?;
         let (admin, _) = postern::bootstrap_first_owner(&store, &config.data_dir)
@@ -92,7 +102,7 @@ impl App {
             running,
             http: reqwest::Client::new(),
             admin,
-            _data: data,
+            data,
         })
     }
 

@@ -15,13 +15,13 @@ pub struct ReportAggregates {
 
 impl ReportAggregates {
     pub fn days(&self) -> Vec<(NaiveDate, DailySummary)> {
-        self.days.iter().map(|(d, s)| (*d, s.clone())).collect()
+        self.days.iter().map(|(d, s)| (*d, *s)).collect()
     }
 
     pub fn sources(&self) -> Vec<(NaiveDate, IpAddr, SourceDelta)> {
         self.sources
             .iter()
-            .map(|((d, ip), s)| (*d, *ip, s.clone()))
+            .map(|((d, ip), s)| (*d, *ip, *s))
             .collect()
     }
 }
@@ -145,7 +145,7 @@ mod tests {
                 ),
             ],
         );
-        let day = agg.days[&begin.date_naive()].clone();
+        let day = agg.days[&begin.date_naive()];
         assert_eq!(day.messages, 18);
         assert_eq!(day.dmarc_pass, 15);
         assert_eq!(day.dmarc_fail, 3);

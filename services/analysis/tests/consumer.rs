@@ -1,5 +1,9 @@
 //! The `report.ingested` consumer against real databases and both bus transports.
 
+// Scenario helpers are plain async fns shared by the per-backend tests, which clippy's
+// allow-unwrap-in-tests does not cover.
+#![allow(clippy::unwrap_used)]
+
 use chrono::{TimeZone, Utc};
 use postern_bus::{Bus, BusSettings, Envelope, InProcessBus, RedisBus, events, topics};
 use postern_domain::{DomainName, ReportId, Role, TenantScope};
@@ -206,4 +210,55 @@ async fn consumer_on_redis_streams_and_postgres() {
 
 fn uuid_like() -> String {
     ReportId::new().to_string()
+}
+
+/// A resolver that knows one name, has none for another address and fails for a third.
+struct FakeResolver;
+
+#[async_trait::async_trait]
+impl postern_analysis::ReverseResolver for FakeResolver {
+    async fn reverse(&self, ip: std::net::IpAddr) -> Result<Option<String>, String> {
+        match ip.to_string().as_str() {
+            "192.0.2.1" => Ok(Some("mail.acme.example".into())),
+            "203.0.113.9" => Err("timed out".into()),
+            _ => Ok(None),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reverse_dns_names_sources_and_a_failing_lookup_is_not_fatal() {
+    let db = TestDb::open(Backend::Sqlite).await;
+    let (scope, domain) = setup(&db.store).await;
+    let id = ingest(&db.store, report("acme.example", "n1", 3, 1)).await;
+    postern_analysis::apply_report(&db.store, &event(id))
+        .await
+        .unwrap();
+    let looked_up = postern_analysis::resolve_pending(&db.store, &FakeResolver, 4, 100)
+        .await
+        .unwrap();
+    assert_eq!(looked_up, 2);
+    // Nothing is pending right after a pass, failures included (they are retried later).
+    assert_eq!(
+        postern_analysis::resolve_pending(&db.store, &FakeResolver, 4, 100)
+            .await
+            .unwrap(),
+        0
+    );
+    let from = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let sources = db
+        .store
+        .tenant(scope)
+        .domain_sources(domain.id, from, from + chrono::Duration::days(1), 10)
+        .await
+        .unwrap();
+    let names: Vec<_> = sources
+        .iter()
+        .map(|s| (s.source_ip.to_string(), s.reverse_dns.clone()))
+        .collect();
+    assert!(
+        names.contains(&("192.0.2.1".into(), Some("mail.acme.example".into()))),
+        "{names:?}"
+    );
+    assert!(names.contains(&("203.0.113.9".into(), None)), "{names:?}");
 }

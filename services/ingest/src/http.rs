@@ -1,7 +1,7 @@
 //! HTTP intake: `POST /v1/reports` (authenticated upload) and `POST /v1/tlsrpt`
 //! (RFC 8460 HTTPS delivery, unauthenticated as the RFC allows).
 
-use crate::pipeline::{IngestOutcome, Ingestor, ItemStatus, Source};
+use crate::pipeline::{IngestOutcome, Ingestor, ItemStatus, Refusal, Source};
 use crate::tokens::StoreTokens;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
@@ -36,7 +36,7 @@ pub(crate) fn error(code: ErrorCode, message: &str) -> HttpResponse {
     .json(serde_json::json!({ "error": { "code": code.as_str(), "message": message } }))
 }
 
-fn header<'a>(req: &'a HttpRequest, name: actix_web::http::header::HeaderName) -> Option<&'a str> {
+fn header(req: &HttpRequest, name: actix_web::http::header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -90,8 +90,10 @@ async fn take_in(
                 content_type.as_deref(),
                 source,
                 scope.as_ref(),
-                "body_too_large",
-                &detail,
+                Refusal {
+                    reason: "body_too_large",
+                    detail: &detail,
+                },
                 now,
             )
             .await

@@ -20,6 +20,6 @@ pub use http::{IntakeState, configure};
 pub use import::{ImportSummary, import_paths};
 pub use outbox::StoreOutbox;
 pub use pipeline::{
-    IngestOutcome, IngestSettings, Ingestor, InputSummary, ItemOutcome, ItemStatus, Source,
+    IngestOutcome, IngestSettings, Ingestor, InputSummary, ItemOutcome, ItemStatus, Refusal, Source,
 };
 pub use tokens::StoreTokens;

@@ -99,6 +99,13 @@ impl IngestOutcome {
     }
 }
 
+/// Why a whole input was refused before parsing, with a stable reason code.
+#[derive(Clone, Copy, Debug)]
+pub struct Refusal<'a> {
+    pub reason: &'a str,
+    pub detail: &'a str,
+}
+
 /// The pipeline. Cheap to clone.
 #[derive(Clone)]
 pub struct Ingestor {
@@ -133,10 +140,10 @@ impl Ingestor {
         content_type: Option<&str>,
         source: Source,
         uploader: Option<&TenantScope>,
-        reason: &str,
-        detail: &str,
+        refusal: Refusal<'_>,
         received_at: DateTime<Utc>,
     ) -> Result<IngestOutcome, IngestError> {
+        let Refusal { reason, detail } = refusal;
         let system = self.store.system();
         let sha256 = hex::encode(Sha256::digest(prefix));
         let (raw, newly) = system

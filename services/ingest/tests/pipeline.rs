@@ -1,6 +1,10 @@
 //! The intake pipeline against real databases: every corpus input, batches with bad parts,
 //! routing, scope and deduplication. Each scenario runs on SQLite and on PostgreSQL.
 
+// Scenario helpers are plain async fns shared by the per-backend tests, which clippy's
+// allow-unwrap-in-tests does not cover.
+#![allow(clippy::unwrap_used)]
+
 use chrono::Utc;
 use postern_domain::{DomainName, MspId, ReportKind, Role, TenantScope};
 use postern_ingest::{IngestOutcome, IngestSettings, Ingestor, ItemStatus, Source};
