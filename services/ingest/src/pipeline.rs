@@ -268,6 +268,15 @@ struct Run {
     events: usize,
 }
 
+/// What was stored for a report.
+struct Stored {
+    id: ReportId,
+    assigned: bool,
+    records: u64,
+    messages: u64,
+    problems: Vec<String>,
+}
+
 /// Where a report goes: its owner, or a reason to refuse it.
 enum Route {
     To(Option<Domain>),
@@ -354,7 +363,7 @@ impl Run {
             .trim()
             .trim_end_matches('.')
             .to_ascii_lowercase();
-        let mut item = report_item(
+        let item = report_item(
             at.clone(),
             ReportKind::Aggregate,
             &header.org_name,
@@ -370,21 +379,9 @@ impl Run {
             }
             Route::To(owner) => owner,
         };
-        if let Some(existing) = self
-            .system
-            .report_exists(
-                ReportKind::Aggregate,
-                &header.org_name,
-                &header.report_id,
-                &domain,
-            )
-            .await?
-        {
-            item.status = ItemStatus::Duplicate;
-            item.report_id = Some(existing);
-            self.items.push(item);
+        let Some(mut item) = self.unless_stored(item).await? else {
             return Ok(false);
-        }
+        };
         let id = ReportId::new();
         let mut header = header;
         header.policy.domain = domain;
@@ -509,7 +506,7 @@ impl Run {
             .unwrap_or_else(|| "unknown".to_owned());
         // A failure report has no report id: the same bytes at the same place are the same report.
         let external_id = format!("{}:{}", &self.sha256[..16], at);
-        let mut item = report_item(at.clone(), ReportKind::Failure, &org, &external_id, &domain);
+        let item = report_item(at.clone(), ReportKind::Failure, &org, &external_id, &domain);
         let owner = match self.route(&domain).await? {
             Route::Refuse(reason, detail) => {
                 let owner = self.uploader_owner();
@@ -519,16 +516,9 @@ impl Run {
             }
             Route::To(owner) => owner,
         };
-        if let Some(existing) = self
-            .system
-            .report_exists(ReportKind::Failure, &org, &external_id, &domain)
-            .await?
-        {
-            item.status = ItemStatus::Duplicate;
-            item.report_id = Some(existing);
-            self.items.push(item);
+        let Some(item) = self.unless_stored(item).await? else {
             return Ok(());
-        }
+        };
         let id = ReportId::new();
         let mut report = report;
         report.reported_domain = domain.clone();
@@ -536,7 +526,7 @@ impl Run {
             report.reporter = Some(org);
         }
         let event = ingested_event(id, ReportKind::Failure, &domain, owner.as_ref());
-        match self
+        let inserted = self
             .system
             .insert_failure_report(
                 id,
@@ -547,21 +537,15 @@ impl Run {
                 self.received_at,
                 event,
             )
-            .await
-        {
-            Ok(()) => {
-                item.report_id = Some(id);
-                item.assigned = owner.is_some();
-                item.records = Some(1);
-                item.messages = Some(1);
-                item.problems = problems;
-                self.events += 1;
-            }
-            Err(StoreError::Conflict(_)) => item.status = ItemStatus::Duplicate,
-            Err(e) => return Err(e.into()),
-        }
-        self.items.push(item);
-        Ok(())
+            .await;
+        let stored = Stored {
+            id,
+            assigned: owner.is_some(),
+            records: 1,
+            messages: 1,
+            problems,
+        };
+        self.finish(item, stored, inserted)
     }
 
     async fn tls(
@@ -622,31 +606,19 @@ impl Run {
                 )
                 .await;
         }
-        let mut item = report_item(
+        let item = report_item(
             at,
             ReportKind::Tls,
             &report.organization_name,
             &report.report_id,
             &domain,
         );
-        if let Some(existing) = self
-            .system
-            .report_exists(
-                ReportKind::Tls,
-                &report.organization_name,
-                &report.report_id,
-                &domain,
-            )
-            .await?
-        {
-            item.status = ItemStatus::Duplicate;
-            item.report_id = Some(existing);
-            self.items.push(item);
+        let Some(item) = self.unless_stored(item).await? else {
             return Ok(());
-        }
+        };
         let id = ReportId::new();
         let event = ingested_event(id, ReportKind::Tls, &domain, owner.as_ref());
-        match self
+        let inserted = self
             .system
             .insert_tls_report(
                 id,
@@ -656,20 +628,61 @@ impl Run {
                 self.received_at,
                 event,
             )
-            .await
+            .await;
+        let stored = Stored {
+            id,
+            assigned: owner.is_some(),
+            records: report.policies.len() as u64,
+            messages: report
+                .policies
+                .iter()
+                .map(|p| p.total_successful_session_count + p.total_failure_session_count)
+                .sum(),
+            problems,
+        };
+        self.finish(item, stored, inserted)
+    }
+
+    /// Pushes `item` as a duplicate when the same report (kind, org, id, domain) is stored
+    /// already; otherwise hands it back to be stored.
+    async fn unless_stored(
+        &mut self,
+        mut item: ItemOutcome,
+    ) -> Result<Option<ItemOutcome>, IngestError> {
+        let (Some(kind), Some(org), Some(external), Some(domain)) =
+            (item.kind, &item.org_name, &item.external_id, &item.domain)
+        else {
+            return Ok(Some(item));
+        };
+        match self
+            .system
+            .report_exists(kind, org, external, domain)
+            .await?
         {
+            Some(existing) => {
+                item.status = ItemStatus::Duplicate;
+                item.report_id = Some(existing);
+                self.items.push(item);
+                Ok(None)
+            }
+            None => Ok(Some(item)),
+        }
+    }
+
+    /// Records the outcome of storing a report: accepted, or a duplicate that won a race.
+    fn finish(
+        &mut self,
+        mut item: ItemOutcome,
+        stored: Stored,
+        inserted: Result<(), StoreError>,
+    ) -> Result<(), IngestError> {
+        match inserted {
             Ok(()) => {
-                item.report_id = Some(id);
-                item.assigned = owner.is_some();
-                item.records = Some(report.policies.len() as u64);
-                item.messages = Some(
-                    report
-                        .policies
-                        .iter()
-                        .map(|p| p.total_successful_session_count + p.total_failure_session_count)
-                        .sum(),
-                );
-                item.problems = problems;
+                item.report_id = Some(stored.id);
+                item.assigned = stored.assigned;
+                item.records = Some(stored.records);
+                item.messages = Some(stored.messages);
+                item.problems = stored.problems;
                 self.events += 1;
             }
             Err(StoreError::Conflict(_)) => item.status = ItemStatus::Duplicate,
