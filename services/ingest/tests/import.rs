@@ -1,5 +1,8 @@
 //! `postern import` over a directory holding a Maildir, an mbox and a plain file.
 
+// Fixture builders are plain fns, which clippy's allow-unwrap-in-tests does not cover.
+#![allow(clippy::unwrap_used)]
+
 use postern_domain::{Role, TenantScope};
 use postern_ingest::{IngestSettings, Ingestor, import_paths};
 use postern_store::testing::TestDb;
