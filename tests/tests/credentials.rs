@@ -1,6 +1,9 @@
 //! Every credential the API refuses, refused over HTTP: expired, tampered, `alg: none`,
 //! wrong audience and wrong issuer JWTs, and a body over the configured limit.
 
+// Helpers are plain fns, which clippy's allow-expect-in-tests does not cover.
+#![allow(clippy::expect_used)]
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
