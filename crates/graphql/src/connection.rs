@@ -138,32 +138,8 @@ impl<N: Node> Conn<N> {
             CountSource::Reports(filter) => db.count_reports(filter).await?,
             CountSource::UnassignedReports => db.count_unassigned_reports().await?,
             CountSource::Rejections => db.count_rejections().await?,
-            // Until the store has `count_members`/`count_api_tokens` (requested): count by
-            // paging with the largest pages the store serves.
-            CountSource::Members => {
-                let mut n = 0;
-                let mut request = PageRequest::first(postern_store::MAX_PAGE_SIZE);
-                loop {
-                    let page = db.list_members(request).await?;
-                    n += page.items.len() as u64;
-                    match (page.has_next, page.items.last()) {
-                        (true, Some((_, m))) => request.after = Some(m.user_id.as_uuid()),
-                        _ => break n,
-                    }
-                }
-            }
-            CountSource::ApiTokens => {
-                let mut n = 0;
-                let mut request = PageRequest::first(postern_store::MAX_PAGE_SIZE);
-                loop {
-                    let page = db.list_api_tokens(request).await?;
-                    n += page.items.len() as u64;
-                    match (page.has_next, page.items.last()) {
-                        (true, Some(t)) => request.after = Some(t.id.as_uuid()),
-                        _ => break n,
-                    }
-                }
-            }
+            CountSource::Members => db.count_members().await?,
+            CountSource::ApiTokens => db.count_api_tokens().await?,
         };
         Ok(count)
     }

@@ -104,6 +104,8 @@ pub struct User {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Membership {
+    /// The membership's own id (the cursor of member lists).
+    pub id: uuid::Uuid,
     pub user_id: UserId,
     pub msp_id: MspId,
     /// `None`: the membership spans the whole MSP.

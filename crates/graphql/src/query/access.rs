@@ -27,7 +27,7 @@ impl AccessQuery {
             &request,
             page,
             CountSource::Members,
-            |(u, m)| (u.id.as_uuid(), MemberNode(u, m)),
+            |(u, m)| (m.id, MemberNode(u, m)),
         ))
     }
 

@@ -71,20 +71,7 @@ impl ViewerNode {
         let DomainPrincipalKind::User(id) = self.0.kind else {
             return Ok(None);
         };
-        // Until the store has `SystemDb::user` (requested): find the caller among the members
-        // of its own scope.
-        let db = tenant(ctx)?;
-        let mut request = postern_store::PageRequest::first(postern_store::MAX_PAGE_SIZE);
-        loop {
-            let page = db.list_members(request).await?;
-            if let Some((user, _)) = page.items.iter().find(|(u, _)| u.id == id) {
-                return Ok(Some(user.email.clone()));
-            }
-            match (page.has_next, page.items.last()) {
-                (true, Some((u, _))) => request.after = Some(u.id.as_uuid()),
-                _ => return Err(ApiError::NotFound),
-            }
-        }
+        Ok(Some(store(ctx)?.system().user(id).await?.email))
     }
 
     /// The role the caller acts with.

@@ -23,6 +23,7 @@ impl TryFrom<Model> for crate::rows::Membership {
     type Error = crate::error::StoreError;
     fn try_from(m: Model) -> Result<Self, Self::Error> {
         Ok(Self {
+            id: m.id,
             user_id: postern_domain::UserId::from_uuid(m.user_id),
             msp_id: postern_domain::MspId::from_uuid(m.msp_id),
             client_id: m.client_id.map(postern_domain::ClientId::from_uuid),

@@ -128,6 +128,31 @@ async fn members_are_listed_per_tenant(db: &TestDb) {
     assert!(page.has_next);
     assert_eq!(page.items[0].1.client_id, Some(w.a2.id));
     assert_eq!(page.items[1].1.msp_id, w.msp_a);
+    // The next page starts after the last membership id and holds the rest.
+    let rest = db
+        .tenant(w.a_owner())
+        .list_members(PageRequest {
+            after: Some(page.items[1].1.id),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].0.email, "ops@a.example");
+    // Counts see exactly what the lists see.
+    assert_eq!(db.tenant(w.a_owner()).count_members().await.unwrap(), 3);
+    assert_eq!(db.tenant(w.a1_admin()).count_members().await.unwrap(), 1);
+    assert_eq!(db.tenant(w.b_owner()).count_members().await.unwrap(), 1);
+    // A user row by id, for the verified principal's own profile.
+    let (ops, _) = &rest.items[0];
+    assert_eq!(
+        db.system().user(ops.id).await.unwrap().email,
+        "ops@a.example"
+    );
+    assert!(matches!(
+        db.system().user(postern_domain::UserId::new()).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn api_tokens_of_other_tenants_cannot_be_read_or_revoked(db: &TestDb) {
@@ -179,6 +204,18 @@ async fn api_tokens_of_other_tenants_cannot_be_read_or_revoked(db: &TestDb) {
     assert_eq!(listed(w.a1_admin()).await, vec![token.id]);
     assert!(listed(w.a2_admin()).await.is_empty());
     assert!(listed(w.b_owner()).await.is_empty());
+    for (scope, n) in [
+        (w.a_owner(), 2),
+        (w.a1_admin(), 1),
+        (w.a2_admin(), 0),
+        (w.b_owner(), 0),
+    ] {
+        assert_eq!(
+            db.tenant(scope).count_api_tokens().await.unwrap(),
+            n,
+            "{scope:?}"
+        );
+    }
     for scope in [w.b_owner(), w.a2_admin(), w.b1_admin()] {
         let result = db.tenant(scope).revoke_api_token(token.id, at(20, 0)).await;
         assert!(matches!(result, Err(StoreError::NotFound)), "{scope:?}");

@@ -7,7 +7,7 @@ use crate::repo::now;
 use crate::repo::tenant::insert_user;
 use crate::rows::{ApiToken, Membership, Msp, User};
 use chrono::{DateTime, Utc};
-use postern_domain::{ApiTokenId, ClientId, MspId, Role};
+use postern_domain::{ApiTokenId, ClientId, MspId, Role, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
@@ -38,6 +38,14 @@ impl SystemDb {
             .await?;
         txn.commit().await?;
         Ok(Msp::from(model))
+    }
+
+    /// A user by id (the verified principal's own row); `NotFound` when gone.
+    pub async fn user(&self, id: UserId) -> Result<User, StoreError> {
+        let txn = self.read().await?;
+        let row = app_user::Entity::find_by_id(id.as_uuid()).one(&txn).await?;
+        txn.commit().await?;
+        row.map(User::from).ok_or(StoreError::NotFound)
     }
 
     pub async fn msp(&self, id: MspId) -> Result<Msp, StoreError> {

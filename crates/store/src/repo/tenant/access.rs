@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use postern_domain::{ApiTokenId, ClientId, Role, UserId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -72,6 +72,21 @@ impl TenantDb {
 
     /// Users with their membership in this scope, newest membership first (a client-bound
     /// scope sees its client's memberships only).
+    /// How many memberships [`TenantDb::list_members`] pages through.
+    pub async fn count_members(&self) -> Result<u64, StoreError> {
+        let txn = self.read().await?;
+        let count = membership::Entity::find()
+            .filter(owned_by(
+                &self.scope,
+                membership::Column::MspId,
+                membership::Column::ClientId,
+            ))
+            .count(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(count)
+    }
+
     pub async fn list_members(
         &self,
         page: PageRequest,
@@ -155,6 +170,14 @@ impl TenantDb {
             api_token::Column::MspId,
             api_token::Column::ClientId,
         ))
+    }
+
+    /// How many tokens [`TenantDb::list_api_tokens`] pages through.
+    pub async fn count_api_tokens(&self) -> Result<u64, StoreError> {
+        let txn = self.read().await?;
+        let count = self.tokens().count(&txn).await?;
+        txn.commit().await?;
+        Ok(count)
     }
 
     /// Tokens of this scope (a client-bound scope sees its client's only), newest first.
