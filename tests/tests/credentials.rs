@@ -128,3 +128,45 @@ async fn a_body_over_the_limit_is_refused_and_recorded() -> anyhow::Result<()> {
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_bodies_are_bounded_and_must_be_requests() -> anyhow::Result<()> {
+    let app = App::start(Backends::Embedded).await?;
+    // Far over the 1 MiB GraphQL limit, sent without any credential.
+    let huge = format!(
+        "{{\"query\": \"{{ viewer {{ role }} }}\", \"pad\": \"{}\"}}",
+        "x".repeat(4 << 20)
+    );
+    let r = app
+        .http
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 413);
+    let r = app
+        .http
+        .post(app.url("/graphql"))
+        .body("not json")
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "bad_request");
+    // A batch is answered as a batch.
+    let token = app.login_admin().await?;
+    let r: Value = app
+        .http
+        .post(app.url("/graphql"))
+        .bearer_auth(&token)
+        .json(&json!([{ "query": "{ viewer { role } }" }, { "query": "{ clients(first: 1) { totalCount } }" }]))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(r[0]["data"]["viewer"]["role"], "MSP_OWNER");
+    assert_eq!(r[1]["data"]["clients"]["totalCount"], 0);
+    app.stop().await;
+    Ok(())
+}

@@ -60,7 +60,7 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
     /// Serve GraphiQL at `/graphiql`. Default true.
     pub graphiql: bool,
-    /// Largest request body outside report upload. Default 64 MiB.
+    /// Largest request body outside report upload (GraphQL). Default 1 MiB.
     pub max_body_bytes: u64,
 }
 
@@ -172,7 +172,7 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             graphiql: true,
-            max_body_bytes: 64 * MIB,
+            max_body_bytes: MIB,
         }
     }
 }
@@ -434,7 +434,7 @@ mod tests {
         assert_eq!(c.bus.namespace, "postern");
         assert_eq!(c.http.listen, "127.0.0.1:8080".parse().unwrap());
         assert!(c.http.graphiql);
-        assert_eq!(c.http.max_body_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.http.max_body_bytes, 1024 * 1024);
         assert_eq!(c.auth.token_ttl(), Duration::from_secs(3600));
         assert_eq!(c.ingest.max_decompressed_bytes, 256 * 1024 * 1024);
         assert_eq!(c.ingest.max_archive_entries, 64);

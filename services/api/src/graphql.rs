@@ -3,36 +3,48 @@
 use crate::server::ApiServices;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{Either, HttpRequest, HttpResponse, web};
+use async_graphql::BatchRequest;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse};
+use async_graphql_actix_web::GraphQLResponse;
 use chrono::Utc;
 use postern_domain::ErrorCode;
 
-/// Executes a GraphQL request with the principal of its verified credential, if any.
+/// Executes a GraphQL request (or batch) with the principal of its verified credential, if
+/// any. The body arrives through actix's size-limited `Bytes` extractor (`PayloadConfig`):
+/// the async-graphql extractor would read a JSON body of any size into memory.
 pub(crate) async fn graphql(
     services: web::Data<ApiServices>,
     req: HttpRequest,
-    request: GraphQLRequest,
+    body: web::Bytes,
 ) -> Either<GraphQLResponse, HttpResponse> {
-    let mut request = request.into_inner();
+    let mut batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(error) => {
+            return Either::Right(refusal(
+                ErrorCode::BadRequest,
+                &format!("the body is not a GraphQL request: {error}"),
+            ));
+        }
+    };
     if let Some(value) = req.headers().get(AUTHORIZATION) {
         let header = value.to_str().unwrap_or_default();
         match services.auth.authenticate(header, Utc::now()).await {
-            Ok(principal) => request = request.data(principal),
-            Err(error) => return Either::Right(unauthenticated(&error.to_string())),
+            Ok(principal) => batch = batch.data(principal),
+            Err(error) => {
+                return Either::Right(refusal(ErrorCode::Unauthenticated, &error.to_string()));
+            }
         }
     }
-    Either::Left(services.schema.execute(request).await.into())
+    Either::Left(services.schema.execute_batch(batch).await.into())
 }
 
-/// A GraphQL-shaped refusal with HTTP 401.
-fn unauthenticated(message: &str) -> HttpResponse {
-    HttpResponse::Unauthorized().json(serde_json::json!({
+/// A GraphQL-shaped refusal with the code's HTTP status.
+fn refusal(code: ErrorCode, message: &str) -> HttpResponse {
+    let status = actix_web::http::StatusCode::from_u16(code.http_status())
+        .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+    HttpResponse::build(status).json(serde_json::json!({
         "data": null,
-        "errors": [{
-            "message": message,
-            "extensions": { "code": ErrorCode::Unauthenticated.as_str() }
-        }]
+        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
     }))
 }
 

@@ -27,7 +27,7 @@ pub struct HttpSettings {
     /// Serve `/v1/reports` and `/v1/tlsrpt` (the ingest service).
     pub intake: bool,
     pub graphiql: bool,
-    /// Largest GraphQL request body.
+    /// Largest GraphQL request body; a larger one is refused with 413 unread.
     pub max_graphql_bytes: usize,
     pub workers: usize,
 }

@@ -177,6 +177,7 @@ pub async fn start_services(
             graphql: services.api,
             intake: services.ingest,
             graphiql: config.http.graphiql,
+            max_graphql_bytes: usize::try_from(config.http.max_body_bytes).unwrap_or(usize::MAX),
             ..HttpSettings::default()
         },
     )?;
