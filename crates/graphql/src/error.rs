@@ -74,12 +74,19 @@ impl From<ApiError> for async_graphql::Error {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        ApiError::from(&error)
+    }
+}
+
+impl From<&StoreError> for ApiError {
+    /// By reference too: batched loads share one error among the fields that waited on it.
+    fn from(error: &StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::NotFound,
-            StoreError::Forbidden(why) => ApiError::Forbidden(why.to_owned()),
-            StoreError::Conflict(why) => ApiError::Conflict(why),
-            StoreError::Invalid(why) => ApiError::BadRequest(why),
-            StoreError::Database(_) => ApiError::internal("store call failed", &error),
+            StoreError::Forbidden(why) => ApiError::Forbidden((*why).to_owned()),
+            StoreError::Conflict(why) => ApiError::Conflict(why.clone()),
+            StoreError::Invalid(why) => ApiError::BadRequest(why.clone()),
+            StoreError::Database(_) => ApiError::internal("store call failed", error),
         }
     }
 }

@@ -14,11 +14,13 @@
 mod connection;
 mod context;
 mod error;
+mod loader;
 mod mutation;
 mod query;
 mod schema;
 mod types;
 
+pub use loader::authorize;
 pub use mutation::Mutation;
 pub use query::Query;
 pub use schema::{MAX_COMPLEXITY, MAX_DEPTH, PosternSchema, build_schema, sdl};

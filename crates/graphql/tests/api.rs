@@ -3,7 +3,7 @@
 // Fixture helpers outside `#[test]` functions unwrap too: a failing fixture is a failing test.
 #![allow(clippy::unwrap_used)]
 
-use async_graphql::{Request, Variables};
+use async_graphql::{BatchRequest, Request, Variables};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use postern_auth::{JwtKeys, JwtSettings, hash_password};
 use postern_bus::Envelope;
@@ -94,11 +94,13 @@ impl World {
     }
 
     async fn run_with(&self, query: &str, variables: Value, principal: Option<Principal>) -> Value {
-        let mut request = Request::new(query).variables(Variables::from_json(variables));
+        // As the api service does: the principal and its request-scoped loaders.
+        let mut batch =
+            BatchRequest::Single(Request::new(query).variables(Variables::from_json(variables)));
         if let Some(p) = principal {
-            request = request.data(p);
+            batch = postern_graphql::authorize(batch, &self.store, p);
         }
-        let response = self.schema.execute(request).await;
+        let response = self.schema.execute_batch(batch).await;
         serde_json::to_value(&response).unwrap()
     }
 

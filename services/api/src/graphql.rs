@@ -29,7 +29,9 @@ pub(crate) async fn graphql(
     if let Some(value) = req.headers().get(AUTHORIZATION) {
         let header = value.to_str().unwrap_or_default();
         match services.auth.authenticate(header, Utc::now()).await {
-            Ok(principal) => batch = batch.data(principal),
+            Ok(principal) => {
+                batch = postern_graphql::authorize(batch, &services.store, principal);
+            }
             Err(error) => {
                 return Either::Right(refusal(ErrorCode::Unauthenticated, &error.to_string()));
             }

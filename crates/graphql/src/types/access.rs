@@ -1,12 +1,13 @@
 //! Who may do what: the viewer, users and their memberships, API tokens, and the payloads of
 //! the access mutations.
 
+use crate::loader::client_by_id;
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use postern_domain::{ClientId, Principal, PrincipalKind as DomainPrincipalKind};
 use postern_store::{ApiToken, Membership, User};
 
-use crate::context::{store, tenant, to_id};
+use crate::context::{store, to_id};
 use crate::error::ApiError;
 use crate::types::enums::{PrincipalKind, Role};
 use crate::types::tenancy::{ClientNode, MspNode};
@@ -191,6 +192,6 @@ async fn client_node(
 ) -> Result<Option<ClientNode>, ApiError> {
     match id {
         None => Ok(None),
-        Some(id) => Ok(Some(ClientNode(tenant(ctx)?.client(id).await?))),
+        Some(id) => Ok(Some(ClientNode(client_by_id(ctx, id).await?))),
     }
 }

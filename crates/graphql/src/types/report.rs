@@ -1,6 +1,7 @@
 //! Reports: the common summary and the detail of each kind (DMARC aggregate with its records,
 //! DMARC failure, SMTP TLS).
 
+use crate::loader::client_by_id;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use postern_domain::{
@@ -95,7 +96,7 @@ impl ReportNode {
         let Some(client) = self.0.client_id else {
             return Ok(None);
         };
-        Ok(Some(ClientNode(tenant(ctx)?.client(client).await?)))
+        Ok(Some(ClientNode(client_by_id(ctx, client).await?)))
     }
 
     /// The DMARC aggregate report's header and published policy; null for other kinds.

@@ -1,5 +1,6 @@
 //! MSPs, clients, domains and a domain's statistics.
 
+use crate::loader::client_by_id;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, NaiveDate, Utc};
 use postern_store::{Client, DailySummary, DaySummary, Domain, Msp, ReportFilter, SourceStats};
@@ -89,7 +90,7 @@ impl DomainNode {
 
     /// The client that owns the domain.
     async fn client(&self, ctx: &Context<'_>) -> Result<ClientNode, ApiError> {
-        Ok(ClientNode(tenant(ctx)?.client(self.0.client_id).await?))
+        Ok(ClientNode(client_by_id(ctx, self.0.client_id).await?))
     }
 
     /// Message totals from DMARC aggregate reports over the days (UTC) from `from`'s date to

@@ -9,6 +9,7 @@ on_both_backends!(
     client_user_cannot_see_a_sibling_client,
     only_msp_owners_and_admins_create_clients,
     clients_page_newest_first,
+    clients_by_ids_leaves_out_what_the_scope_does_not_reach,
 );
 
 async fn msp_user_cannot_reach_another_msps_clients(db: &TestDb) {
@@ -85,4 +86,26 @@ async fn clients_page_newest_first(db: &TestDb) {
     assert_eq!(names, ["A1"]);
     assert!(!second.has_next);
     assert_eq!(first.items[0].id, a3.id);
+}
+
+async fn clients_by_ids_leaves_out_what_the_scope_does_not_reach(db: &TestDb) {
+    let w = World::build(db).await;
+    let ids = [w.a1.id, w.a2.id, w.b1.id];
+    let names = |scope| {
+        let db = db.tenant(scope);
+        async move {
+            let mut names: Vec<String> = db
+                .clients_by_ids(&ids)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(names(w.a_owner()).await, ["A1", "A2"]);
+    assert_eq!(names(w.a1_admin()).await, ["A1"]);
+    assert_eq!(names(w.b_owner()).await, ["B1"]);
 }

@@ -1,0 +1,49 @@
+//! Request-scoped batching (DataLoader): lists that show each row's client ask the store
+//! once per request instead of once per row.
+
+use crate::context::tenant;
+use crate::error::ApiError;
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{BatchRequest, Context};
+use postern_domain::{ClientId, Principal};
+use postern_store::{Client, Store, StoreError, TenantDb};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Loads clients by id within the caller's scope.
+pub(crate) struct ClientLoader(TenantDb);
+
+impl Loader<ClientId> for ClientLoader {
+    type Value = Client;
+    type Error = Arc<StoreError>;
+
+    async fn load(&self, keys: &[ClientId]) -> Result<HashMap<ClientId, Client>, Self::Error> {
+        let clients = self.0.clients_by_ids(keys).await.map_err(Arc::new)?;
+        Ok(clients.into_iter().map(|c| (c.id, c)).collect())
+    }
+}
+
+type Clients = Arc<DataLoader<ClientLoader>>;
+
+/// Puts a verified principal and its request-scoped loaders into a request. The api
+/// service calls this for every authenticated request.
+pub fn authorize(request: BatchRequest, store: &Store, principal: Principal) -> BatchRequest {
+    let clients: Clients = Arc::new(DataLoader::new(
+        ClientLoader(store.tenant(principal.scope)),
+        tokio::spawn,
+    ));
+    request.data(principal).data(clients)
+}
+
+/// A client of the caller's scope by id, through the request's loader when there is one;
+/// another tenant's client answers `not_found` like a missing one.
+pub(crate) async fn client_by_id(ctx: &Context<'_>, id: ClientId) -> Result<Client, ApiError> {
+    match ctx.data_opt::<Clients>() {
+        Some(loader) => loader
+            .load_one(id)
+            .await
+            .map_err(|e| ApiError::from(e.as_ref()))?
+            .ok_or(ApiError::NotFound),
+        None => Ok(tenant(ctx)?.client(id).await?),
+    }
+}
