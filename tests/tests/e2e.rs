@@ -267,3 +267,97 @@ async fn tlsrpt_delivery_is_taken_only_for_registered_domains() -> anyhow::Resul
     app.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_user_sees_only_its_own_client_over_http() -> anyhow::Result<()> {
+    let app = App::start(Backends::PostgresRedis).await?;
+    let admin = app.login_admin().await?;
+    let acme = create_client_and_domain(&app, &admin, "Acme", "acme.example").await?;
+    create_client_and_domain(&app, &admin, "Globex", "globex.example").await?;
+    let mut report_ids = Vec::new();
+    for (domain, id) in [("acme.example", "a-1"), ("globex.example", "g-1")] {
+        let outcome: Value = app
+            .http
+            .post(app.url("/v1/reports"))
+            .bearer_auth(&admin)
+            .body(aggregate_report(domain, id, 5, 1))
+            .send()
+            .await?
+            .json()
+            .await?;
+        report_ids.push(
+            outcome["items"][0]["report_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    app.graphql_ok(
+        Some(&admin),
+        r#"mutation($c: ID!) { createUser(email: "viewer@acme.example", displayName: "Vi", password: "correct horse battery", role: CLIENT_VIEWER, clientId: $c) { id } }"#,
+        json!({ "c": acme }),
+    )
+    .await?;
+    let login = app
+        .graphql_ok(
+            None,
+            r#"mutation { login(email: "viewer@acme.example", password: "correct horse battery") { token } }"#,
+            json!({}),
+        )
+        .await?;
+    let viewer = login["login"]["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+
+    let seen = app
+        .graphql_ok(
+            Some(&viewer),
+            "{ clients(first: 10) { totalCount nodes { name } } reports(first: 10) { totalCount nodes { domain client { name } } } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(seen["clients"]["totalCount"], 1);
+    assert_eq!(seen["clients"]["nodes"][0]["name"], "Acme");
+    assert_eq!(seen["reports"]["totalCount"], 1);
+    assert_eq!(seen["reports"]["nodes"][0]["client"]["name"], "Acme");
+
+    // The sibling's report and domain answer exactly like ones that do not exist.
+    for (query, vars) in [
+        (
+            "query($id: ID!) { report(id: $id) { id } }",
+            json!({ "id": report_ids[1] }),
+        ),
+        (
+            "query($id: ID!) { report(id: $id) { id } }",
+            json!({ "id": uuid::Uuid::now_v7().to_string() }),
+        ),
+        ("{ domain(name: \"globex.example\") { id } }", json!({})),
+        ("{ domain(name: \"nowhere.example\") { id } }", json!({})),
+    ] {
+        let body = app.graphql(Some(&viewer), query, vars).await?;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "not_found",
+            "{query}: {body}"
+        );
+    }
+    // A viewer may neither upload nor create.
+    let r = app
+        .http
+        .post(app.url("/v1/reports"))
+        .bearer_auth(&viewer)
+        .body(aggregate_report("acme.example", "a-2", 1, 1))
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 403);
+    let body = app
+        .graphql(
+            Some(&viewer),
+            "mutation { createClient(name: \"X\") { id } }",
+            json!({}),
+        )
+        .await?;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "forbidden");
+    app.stop().await;
+    Ok(())
+}
