@@ -508,3 +508,19 @@ fn base64(data: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(data)
 }
+
+/// Found by `cargo fuzz` (target `extract`): a mangled ARF mail on which mail-parser 0.11.9
+/// panics ("Invalid part ID, could not find multipart"). The panic must become an
+/// `internal` rejection of that input, never take the process down.
+#[test]
+fn a_panic_inside_mail_parser_is_an_internal_rejection() {
+    let bytes = include_bytes!("fixtures/mail-parser-panic.eml");
+    let found = extract_all(bytes, &Limits::default());
+    assert_eq!(found.len(), 1, "{found:?}");
+    match &found[0] {
+        Extracted::Rejected { rejection, .. } => {
+            assert_eq!(rejection.reason, RejectReason::Internal)
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
