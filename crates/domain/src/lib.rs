@@ -4,13 +4,19 @@
 //! Nothing here does I/O. A bare `Uuid` or `String` never stands for a tenant: use the
 //! newtypes ([`MspId`], [`ClientId`], …) and [`TenantScope`].
 
+#[macro_use]
+mod vocabulary;
 mod error_code;
+mod finding;
 mod ids;
 mod name;
 mod report;
 mod tenancy;
 
 pub use error_code::ErrorCode;
+pub use finding::{
+    DnsRecordChange, Evidence, Finding, FixStep, FixStepKind, IssueState, Severity, Verification,
+};
 pub use ids::{
     ApiTokenId, ClientId, DomainId, EventId, MspId, RawInputId, RejectionId, ReportId, UserId,
 };
