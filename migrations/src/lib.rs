@@ -14,6 +14,7 @@ mod m20261129_000002_reports;
 mod m20261129_000003_aggregates;
 mod m20261129_000004_outbox;
 mod m20261129_000005_row_security;
+mod m20261129_000006_issues;
 mod schema;
 
 /// The migrations of Postern, in order.
@@ -28,9 +29,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_aggregates::Migration),
             Box::new(m20261129_000004_outbox::Migration),
             Box::new(m20261129_000005_row_security::Migration),
+            Box::new(m20261129_000006_issues::Migration),
         ]
     }
 }
 
 pub use m20261129_000005_row_security::{APP_ROLE, TENANT_TABLES};
+pub use m20261129_000006_issues::ISSUE_TENANT_TABLES;
 pub use sea_orm_migration::MigratorTrait;

@@ -116,7 +116,7 @@ impl MigrationTrait for Migration {
 
 /// The visibility rule of a tenant row, for a table whose client column is `client_col`.
 /// `nullif(…)::uuid` (rather than comparing text) keeps the `(msp_id, client_id)` index usable.
-fn policy_expression(client_col: &str) -> String {
+pub(crate) fn policy_expression(client_col: &str) -> String {
     format!(
         "coalesce(current_setting('postern.system', true), '') = 'on'
          OR (msp_id = nullif(current_setting('postern.msp_id', true), '')::uuid

@@ -89,3 +89,11 @@ id_type!(
     /// An event on the bus; consumers use it to stay idempotent.
     EventId
 );
+id_type!(
+    /// An issue: one (domain, finding code) that analysis tracks through its workflow.
+    IssueId
+);
+id_type!(
+    /// One entry of an issue's history (a transition, an assignment, a comment).
+    IssueEventId
+);

@@ -18,7 +18,8 @@ pub use finding::{
     DnsRecordChange, Evidence, Finding, FixStep, FixStepKind, IssueState, Severity, Verification,
 };
 pub use ids::{
-    ApiTokenId, ClientId, DomainId, EventId, MspId, RawInputId, RejectionId, ReportId, UserId,
+    ApiTokenId, ClientId, DomainId, EventId, IssueEventId, IssueId, MspId, RawInputId, RejectionId,
+    ReportId, UserId,
 };
 pub use name::{DomainName, DomainNameError};
 pub use report::{

@@ -9,8 +9,8 @@ use async_graphql::connection::CursorType;
 use async_graphql::{Context, Object, OutputType, SimpleObject, TypeName};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use postern_domain::ClientId;
-use postern_store::{Page, PageRequest, ReportFilter};
+use postern_domain::{ClientId, IssueId};
+use postern_store::{IssueFilter, Page, PageRequest, ReportFilter};
 use std::borrow::Cow;
 use uuid::Uuid;
 
@@ -84,6 +84,10 @@ pub(crate) enum CountSource {
     Members,
     /// API tokens in the caller's scope.
     ApiTokens,
+    /// `TenantDb::count_issues` with the list's filter.
+    Issues(IssueFilter),
+    /// `TenantDb::count_issue_events` of one issue.
+    IssueEvents(IssueId),
 }
 
 impl CursorType for IdCursor {
@@ -140,6 +144,8 @@ impl<N: Node> Conn<N> {
             CountSource::Rejections => db.count_rejections().await?,
             CountSource::Members => db.count_members().await?,
             CountSource::ApiTokens => db.count_api_tokens().await?,
+            CountSource::Issues(filter) => db.count_issues(filter).await?,
+            CountSource::IssueEvents(id) => db.count_issue_events(*id).await?,
         };
         Ok(count)
     }

@@ -3,6 +3,7 @@
 mod access;
 mod clients;
 mod domains;
+mod issues;
 mod session;
 
 use async_graphql::MergedObject;
@@ -17,6 +18,7 @@ pub struct Mutation(
     clients::ClientMutation,
     domains::DomainMutation,
     access::AccessMutation,
+    issues::IssueMutation,
 );
 
 /// Longest name (client, user, token) accepted, in characters.

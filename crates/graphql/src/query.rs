@@ -1,6 +1,7 @@
 //! The root query type, merged from one object per area.
 
 mod access;
+mod issues;
 mod reports;
 mod tenancy;
 mod viewer;
@@ -15,4 +16,5 @@ pub struct Query(
     tenancy::TenancyQuery,
     reports::ReportQuery,
     access::AccessQuery,
+    issues::IssueQuery,
 );

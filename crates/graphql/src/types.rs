@@ -3,6 +3,7 @@
 
 pub(crate) mod access;
 pub(crate) mod enums;
+pub(crate) mod issue;
 pub(crate) mod rejection;
 pub(crate) mod report;
 pub(crate) mod tenancy;
@@ -15,4 +16,6 @@ crate::connection::node_names!(
     rejection::RejectionNode => "Rejection",
     access::MemberNode => "Member",
     access::ApiTokenNode => "ApiToken",
+    issue::IssueNode => "Issue",
+    issue::IssueEventNode => "IssueEvent",
 );

@@ -11,6 +11,8 @@ pub(crate) mod domain_daily;
 pub(crate) mod domain_source_daily;
 pub(crate) mod failure_report;
 pub(crate) mod ip_reverse_dns;
+pub(crate) mod issue;
+pub(crate) mod issue_event;
 pub(crate) mod membership;
 pub(crate) mod msp;
 pub(crate) mod outbox;

@@ -24,8 +24,9 @@ pub use error::{DatabaseError, StoreError};
 pub use repo::system::{AggregateWriter, SystemDb};
 pub use repo::tenant::TenantDb;
 pub use rows::{
-    AggregateDetail, ApiToken, Client, DailySummary, DaySummary, Domain, FailureDetail,
-    MAX_PAGE_SIZE, Membership, Msp, OutboxEvent, Page, PageRequest, RawInput, Rejection,
-    ReportFilter, ReportSummary, SourceDelta, SourceStats, StoredRecord, TlsDetail, User,
+    AggregateDetail, ApiToken, Client, DailySummary, DaySummary, Domain, FailureDetail, Issue,
+    IssueEvent, IssueEventKind, IssueFilter, IssueOutbox, MAX_PAGE_SIZE, Membership, Msp,
+    OutboxEvent, Page, PageRequest, RawInput, ReconcileOutcome, Rejection, ReportFilter,
+    ReportSummary, SourceDelta, SourceStats, StoredRecord, TlsDetail, User,
 };
 pub use store::{Backend, Store};

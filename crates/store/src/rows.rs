@@ -10,6 +10,10 @@ use serde::Serialize;
 use std::net::IpAddr;
 use uuid::Uuid;
 
+mod issue;
+
+pub use issue::{Issue, IssueEvent, IssueEventKind, IssueFilter, IssueOutbox, ReconcileOutcome};
+
 /// The largest page a list returns, whatever the request asks for.
 pub const MAX_PAGE_SIZE: u64 = 10_000;
 

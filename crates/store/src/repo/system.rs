@@ -5,10 +5,13 @@
 mod analysis;
 mod auth;
 mod ingest;
+mod issues;
 mod outbox;
 mod writer;
 
 pub use writer::AggregateWriter;
+
+pub(crate) use issues::{history, record};
 
 use crate::error::StoreError;
 use crate::scope::{self, Access, Mode};

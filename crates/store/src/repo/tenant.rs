@@ -9,6 +9,7 @@ mod access;
 mod aggregates;
 mod clients;
 mod domains;
+mod issues;
 mod reports;
 
 pub(crate) use access::insert_user;

@@ -14,6 +14,7 @@ mod aggregates;
 mod clients;
 mod domains;
 mod ingest;
+mod issues;
 mod outbox;
 mod reports;
 mod row_security;
