@@ -6,3 +6,5 @@ pub const REPORT_INGESTED: &str = "report.ingested";
 pub const DOMAIN_ADDED: &str = "domain.added";
 /// A client removed a domain; payload [`crate::events::DomainRemoved`].
 pub const DOMAIN_REMOVED: &str = "domain.removed";
+/// An issue changed (one event per history entry); payload [`crate::events::IssueChanged`].
+pub const ISSUE_CHANGED: &str = "issue.changed";

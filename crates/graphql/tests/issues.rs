@@ -690,3 +690,37 @@ async fn an_api_token_acts_without_a_user() {
     assert_eq!(last["kind"], "IGNORED");
     assert_eq!(last["actor"], Value::Null);
 }
+
+#[tokio::test]
+async fn working_an_issue_writes_issue_changed_events_to_the_outbox() {
+    let world = World::new().await;
+    let id = world.issue_id("dmarc.policy_none").await;
+    let before = world
+        .store
+        .system()
+        .outbox_unpublished(1000)
+        .await
+        .unwrap()
+        .len();
+    let response = world
+        .run(
+            "mutation($id: ID!) { acknowledgeIssue(id: $id) { state } }",
+            json!({"id": id}),
+            world.owner_a,
+        )
+        .await;
+    assert!(response["errors"].is_null(), "{response}");
+    let outbox = world.store.system().outbox_unpublished(1000).await.unwrap();
+    assert_eq!(outbox.len(), before + 1);
+    let last = outbox.last().unwrap();
+    assert_eq!(last.topic, postern_bus::topics::ISSUE_CHANGED);
+    let envelope = postern_bus::Envelope::decode(&last.payload).unwrap();
+    let event: postern_bus::events::IssueChanged = envelope.payload_as().unwrap();
+    assert_eq!(event.kind, "acknowledged");
+    assert_eq!(
+        (event.from_state.as_str(), event.to_state.as_str()),
+        ("open", "acknowledged")
+    );
+    assert_eq!(event.code, "dmarc.policy_none");
+    assert!(!event.actor_id.is_empty());
+}

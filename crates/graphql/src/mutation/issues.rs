@@ -3,6 +3,8 @@
 //! calling user as its actor (none for API tokens).
 
 use async_graphql::{Context, ID, Object};
+use chrono::Utc;
+use postern_bus::{Envelope, events, topics};
 use postern_domain::{IssueId, PrincipalKind, UserId};
 use postern_store::{Issue, IssueEvent, OutboxEvent};
 
@@ -24,7 +26,7 @@ impl IssueMutation {
     ) -> Result<IssueNode, ApiError> {
         let (id, actor) = target(ctx, &id)?;
         let issue = tenant(ctx)?
-            .acknowledge_issue(id, actor, &no_events)
+            .acknowledge_issue(id, actor, &issue_changed)
             .await?;
         Ok(IssueNode(issue))
     }
@@ -37,7 +39,9 @@ impl IssueMutation {
         #[graphql(desc = "The issue's id.")] id: ID,
     ) -> Result<IssueNode, ApiError> {
         let (id, actor) = target(ctx, &id)?;
-        let issue = tenant(ctx)?.set_in_progress(id, actor, &no_events).await?;
+        let issue = tenant(ctx)?
+            .set_in_progress(id, actor, &issue_changed)
+            .await?;
         Ok(IssueNode(issue))
     }
 
@@ -52,7 +56,7 @@ impl IssueMutation {
         let (id, actor) = target(ctx, &id)?;
         let user: Option<UserId> = user_id.as_ref().map(parse_id).transpose()?;
         let issue = tenant(ctx)?
-            .assign_issue(id, user, actor, &no_events)
+            .assign_issue(id, user, actor, &issue_changed)
             .await?;
         Ok(IssueNode(issue))
     }
@@ -67,7 +71,7 @@ impl IssueMutation {
     ) -> Result<IssueNode, ApiError> {
         let (id, actor) = target(ctx, &id)?;
         let issue = tenant(ctx)?
-            .comment_issue(id, &text, actor, &no_events)
+            .comment_issue(id, &text, actor, &issue_changed)
             .await?;
         Ok(IssueNode(issue))
     }
@@ -80,7 +84,7 @@ impl IssueMutation {
         #[graphql(desc = "The issue's id.")] id: ID,
     ) -> Result<IssueNode, ApiError> {
         let (id, actor) = target(ctx, &id)?;
-        let issue = tenant(ctx)?.ignore_issue(id, actor, &no_events).await?;
+        let issue = tenant(ctx)?.ignore_issue(id, actor, &issue_changed).await?;
         Ok(IssueNode(issue))
     }
 
@@ -93,7 +97,7 @@ impl IssueMutation {
         #[graphql(desc = "The issue's id.")] id: ID,
     ) -> Result<IssueNode, ApiError> {
         let (id, actor) = target(ctx, &id)?;
-        let issue = tenant(ctx)?.reopen_issue(id, actor, &no_events).await?;
+        let issue = tenant(ctx)?.reopen_issue(id, actor, &issue_changed).await?;
         Ok(IssueNode(issue))
     }
 }
@@ -107,8 +111,32 @@ fn target(ctx: &Context<'_>, id: &ID) -> Result<(IssueId, Option<UserId>), ApiEr
     Ok((parse_id(id)?, actor))
 }
 
-/// The outbox events of a workflow change. None yet: the event schema
-/// (`proto/events`) has no issue message; the history entry is the audit record.
-fn no_events(_: &Issue, _: &IssueEvent) -> Vec<OutboxEvent> {
-    Vec::new()
+/// The `issue.changed` outbox event of a workflow change, written in the same transaction
+/// as the history entry it describes (notify consumes it).
+fn issue_changed(issue: &Issue, event: &IssueEvent) -> Vec<OutboxEvent> {
+    let message = events::IssueChanged {
+        issue_id: issue.id.to_string(),
+        domain_id: issue.domain_id.to_string(),
+        code: issue.code.clone(),
+        severity: issue.severity.as_str().to_owned(),
+        kind: event.kind.as_str().to_owned(),
+        from_state: event
+            .from_state
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        to_state: event.to_state.as_str().to_owned(),
+        actor_id: event.actor.map(|a| a.to_string()).unwrap_or_default(),
+    };
+    let envelope = Envelope::new(
+        topics::ISSUE_CHANGED,
+        &message,
+        Some(issue.msp_id),
+        Some(issue.client_id),
+        Utc::now(),
+    );
+    vec![OutboxEvent {
+        id: envelope.id,
+        topic: envelope.topic.clone(),
+        payload: envelope.encode(),
+    }]
 }
