@@ -6,6 +6,8 @@ use postern_domain::{ClientId, MspId, Role, TenantScope};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod plugins;
+
 /// Postern: email authentication and deliverability operations for MSPs.
 #[derive(Parser)]
 #[command(name = "postern", version, about)]
@@ -40,6 +42,11 @@ enum Command {
     Import {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Rule plugins: build one from source, run one over a facts snapshot.
+    Plugins {
+        #[command(subcommand)]
+        command: plugins::PluginsCommand,
     },
     /// Bootstrap and access tasks.
     Admin {
@@ -82,6 +89,10 @@ enum AdminCommand {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Plugin tooling needs no configuration, and its stdout is JSON only.
+    if let Command::Plugins { command } = &cli.command {
+        return plugins::run(command);
+    }
     let mut config = postern_config::load(cli.config.as_deref(), std::env::vars())?;
     if let Some(dir) = cli.data_dir {
         config.data_dir = dir;
@@ -131,6 +142,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin { command } => admin(&config, command).await,
+        Command::Plugins { command } => plugins::run(&command),
     }
 }
 
