@@ -361,3 +361,111 @@ async fn a_client_user_sees_only_its_own_client_over_http() -> anyhow::Result<()
     app.stop().await;
     Ok(())
 }
+
+const ISSUES: &str = r#"{
+  issues(first: 10) {
+    totalCount
+    edges { node { code severity state domain { name } fixSteps { title } } }
+  }
+}"#;
+
+/// `aggregate_report` moved to the day beginning `days_ago` days before now.
+fn recent_report(domain: &str, report_id: &str, days_ago: i64) -> String {
+    let begin = chrono::Utc::now() - chrono::Duration::days(days_ago);
+    let end = begin + chrono::Duration::days(1) - chrono::Duration::seconds(1);
+    aggregate_report(domain, report_id, 200, 1).replace(
+        "<begin>1767225600</begin><end>1767311999</end>",
+        &format!(
+            "<begin>{}</begin><end>{}</end>",
+            begin.timestamp(),
+            end.timestamp()
+        ),
+    )
+}
+
+/// Reports uploaded over HTTP are folded in, the built-in rules run over the domain's facts,
+/// and the issues (here: clean traffic under p=none for 17 days) are listed over GraphQL;
+/// the opening reaches the bus as an `issue.changed` event.
+async fn uploaded_reports_become_issues(backends: Backends) -> anyhow::Result<()> {
+    let app = App::start(backends).await?;
+    let mut changes = app
+        .running
+        .bus
+        .subscribe(postern_bus::topics::ISSUE_CHANGED, "e2e-notify", "e2e-1")
+        .await?;
+    let token = app.login_admin().await?;
+    create_client_and_domain(&app, &token, "Acme", "acme.example").await?;
+    for (id, days_ago) in [("r-early", 20), ("r-late", 3)] {
+        let response = app
+            .http
+            .post(app.url("/v1/reports"))
+            .bearer_auth(&token)
+            .body(recent_report("acme.example", id, days_ago))
+            .send()
+            .await?;
+        assert_eq!(response.status().as_u16(), 202);
+    }
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let issues = loop {
+        let data = app.graphql_ok(Some(&token), ISSUES, json!({})).await?;
+        let issues = data["issues"].clone();
+        let has_policy_none = issues["edges"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|e| e["node"]["code"] == "dmarc.policy_none"));
+        if has_policy_none {
+            break issues;
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("no dmarc.policy_none issue appeared: {issues}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(issues["totalCount"].as_u64() >= Some(1), "{issues}");
+    let edges = issues["edges"].as_array().cloned().unwrap_or_default();
+    let node = edges
+        .iter()
+        .map(|e| &e["node"])
+        .find(|n| n["code"] == "dmarc.policy_none")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(node["severity"], "MEDIUM", "{node}");
+    assert_eq!(node["state"], "OPEN", "{node}");
+    assert_eq!(node["domain"]["name"], "acme.example");
+    assert_eq!(
+        node["fixSteps"][0]["title"],
+        "Publish p=quarantine with t=y (testing)"
+    );
+
+    let opened = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let delivery = changes.next().await?;
+            changes.ack(&delivery).await?;
+            let change: postern_bus::events::IssueChanged = delivery.envelope.payload_as()?;
+            if change.code == "dmarc.policy_none" {
+                return anyhow::Ok(change);
+            }
+        }
+    })
+    .await??;
+    assert_eq!(
+        (
+            opened.kind.as_str(),
+            opened.to_state.as_str(),
+            opened.actor_id.as_str()
+        ),
+        ("opened", "open", "")
+    );
+    app.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploaded_reports_become_issues_on_sqlite() -> anyhow::Result<()> {
+    uploaded_reports_become_issues(Backends::Embedded).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploaded_reports_become_issues_on_postgres_and_redis() -> anyhow::Result<()> {
+    uploaded_reports_become_issues(Backends::PostgresRedis).await
+}

@@ -27,6 +27,7 @@ pub use rows::{
     AggregateDetail, ApiToken, Client, DailySummary, DaySummary, Domain, FailureDetail, Issue,
     IssueEvent, IssueEventKind, IssueFilter, IssueOutbox, MAX_PAGE_SIZE, Membership, Msp,
     OutboxEvent, Page, PageRequest, RawInput, ReconcileOutcome, Rejection, ReportFilter,
-    ReportSummary, SourceDelta, SourceStats, StoredRecord, TlsDetail, User,
+    ReportSummary, SourceDelta, SourceStats, StoredRecord, TlsDetail, TlsFailureTotal, TlsTotals,
+    User,
 };
 pub use store::{Backend, Store};

@@ -287,6 +287,24 @@ impl SourceDelta {
     }
 }
 
+/// TLS-RPT session counts of a domain over a window (all policies of its TLS reports).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TlsTotals {
+    /// TLS reports counted.
+    pub reports: u64,
+    pub successful: u64,
+    pub failed: u64,
+    /// Failed sessions by result type, most first.
+    pub failures: Vec<TlsFailureTotal>,
+}
+
+/// Failed TLS sessions of one result type (`certificate-expired`, …).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TlsFailureTotal {
+    pub result_type: String,
+    pub sessions: u64,
+}
+
 /// An event for the bus, written in the same transaction as its data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct OutboxEvent {

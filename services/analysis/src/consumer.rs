@@ -2,9 +2,11 @@
 
 use crate::aggregate::{ReportAggregates, aggregate_records};
 use crate::error::AnalysisError;
+use crate::rules::{RuleSet, evaluate_domain};
+use chrono::{DateTime, Utc};
 use postern_bus::{Bus, Envelope, events, topics};
-use postern_domain::{ReportId, ReportKind};
-use postern_store::Store;
+use postern_domain::{EventId, ReportId, ReportKind};
+use postern_store::{Domain, ReconcileOutcome, ReportSummary, Store};
 use std::sync::Arc;
 use tracing::{Instrument, debug, info_span};
 
@@ -19,6 +21,90 @@ const PAGE: u64 = 5_000;
 /// its domain's daily and per-source counters. Returns `false` when there was nothing to do
 /// (not an aggregate report, unassigned, already applied).
 pub async fn apply_report(store: &Store, envelope: &Envelope) -> Result<bool, AnalysisError> {
+    let Some(report) = assigned_report(store, envelope).await? else {
+        return Ok(false);
+    };
+    if report.kind != ReportKind::Aggregate {
+        return Ok(false);
+    }
+    let Some(domain_id) = report.domain_id else {
+        return Ok(false);
+    };
+    let domain = store.system().domain(domain_id).await?;
+    fold(store, envelope.id, &report, &domain).await
+}
+
+/// Handles one `report.ingested` event: an assigned aggregate report is folded into the
+/// counters ([`apply_report`]), and for an assigned aggregate or TLS report the rules are
+/// evaluated for its domain at `now` ([`evaluate_domain`]). `None` when the report is
+/// unknown, unassigned or a failure report.
+///
+/// The evaluation runs even when the counters were applied before (a redelivered event),
+/// so a crash between the two does not lose it; reconciling the same findings twice
+/// changes nothing.
+pub async fn handle_report(
+    store: &Store,
+    rules: &Arc<RuleSet>,
+    envelope: &Envelope,
+    now: DateTime<Utc>,
+) -> Result<Option<ReconcileOutcome>, AnalysisError> {
+    let Some(report) = assigned_report(store, envelope).await? else {
+        return Ok(None);
+    };
+    let Some(domain_id) = report.domain_id else {
+        return Ok(None);
+    };
+    if !matches!(report.kind, ReportKind::Aggregate | ReportKind::Tls) {
+        return Ok(None);
+    }
+    let domain = store.system().domain(domain_id).await?;
+    if report.kind == ReportKind::Aggregate {
+        fold(store, envelope.id, &report, &domain).await?;
+    }
+    evaluate_domain(store, rules, &domain, now).await.map(Some)
+}
+
+/// Consumes `report.ingested` until `shutdown` fires, evaluating `rules` after each report.
+/// Failed events stay pending and are delivered again (the bus dead-letters them after its
+/// attempt limit).
+pub async fn run_consumer(
+    store: Store,
+    bus: Arc<dyn Bus>,
+    rules: Arc<RuleSet>,
+    consumer: String,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), AnalysisError> {
+    let subscription = bus
+        .subscribe(topics::REPORT_INGESTED, CONSUMER_GROUP, &consumer)
+        .await
+        .map_err(|e| AnalysisError::BadEvent(e.to_string()))?;
+    postern_bus::run_consumer(
+        subscription,
+        move |envelope: Envelope| {
+            let store = store.clone();
+            let rules = rules.clone();
+            let span =
+                info_span!("postern_analysis.consumer.report_ingested", event = %envelope.id);
+            postern_telemetry::set_parent(&span, &envelope.trace_context);
+            async move {
+                handle_report(&store, &rules, &envelope, Utc::now())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+            }
+            .instrument(span)
+        },
+        shutdown,
+    )
+    .await;
+    Ok(())
+}
+
+/// The report the event names, as the store has it now; `None` when it is gone.
+async fn assigned_report(
+    store: &Store,
+    envelope: &Envelope,
+) -> Result<Option<ReportSummary>, AnalysisError> {
     let message: events::ReportIngested = envelope
         .payload_as()
         .map_err(|e| AnalysisError::BadEvent(e.to_string()))?;
@@ -26,23 +112,25 @@ pub async fn apply_report(store: &Store, envelope: &Envelope) -> Result<bool, An
         .report_id
         .parse()
         .map_err(|_| AnalysisError::BadEvent(format!("report id {:?}", message.report_id)))?;
-    let system = store.system();
-    let Some(report) = system.report_for_analysis(id).await? else {
-        return Ok(false);
-    };
     // The store, not the event, says what the report is and whom it belongs to now: a
     // report assigned when its domain was added later carries no domain in its first event.
-    if report.kind != ReportKind::Aggregate {
-        return Ok(false);
-    }
-    let Some(domain_id) = report.domain_id else {
-        return Ok(false);
-    };
-    let domain = system.domain(domain_id).await?;
+    Ok(store.system().report_for_analysis(id).await?)
+}
+
+/// Folds an aggregate report's records into `domain`'s counters, once per `event`.
+async fn fold(
+    store: &Store,
+    event: EventId,
+    report: &ReportSummary,
+    domain: &Domain,
+) -> Result<bool, AnalysisError> {
+    let system = store.system();
     let mut aggregates = ReportAggregates::default();
     let mut after = None;
     loop {
-        let page = system.aggregate_records_page(id, after, PAGE).await?;
+        let page = system
+            .aggregate_records_page(report.id, after, PAGE)
+            .await?;
         let Some((last, _)) = page.last() else {
             break;
         };
@@ -61,45 +149,12 @@ pub async fn apply_report(store: &Store, envelope: &Envelope) -> Result<bool, An
     let applied = system
         .apply_aggregates(
             AGGREGATES,
-            envelope.id,
-            &domain,
+            event,
+            domain,
             &aggregates.days(),
             &aggregates.sources(),
         )
         .await?;
-    debug!(report = %id, domain = %domain.name, applied, "report aggregated");
+    debug!(report = %report.id, domain = %domain.name, applied, "report aggregated");
     Ok(applied)
-}
-
-/// Consumes `report.ingested` until `shutdown` fires. Failed events stay pending and are
-/// delivered again (the bus dead-letters them after its attempt limit).
-pub async fn run_consumer(
-    store: Store,
-    bus: Arc<dyn Bus>,
-    consumer: String,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Result<(), AnalysisError> {
-    let subscription = bus
-        .subscribe(topics::REPORT_INGESTED, CONSUMER_GROUP, &consumer)
-        .await
-        .map_err(|e| AnalysisError::BadEvent(e.to_string()))?;
-    postern_bus::run_consumer(
-        subscription,
-        move |envelope: Envelope| {
-            let store = store.clone();
-            let span =
-                info_span!("postern_analysis.consumer.report_ingested", event = %envelope.id);
-            postern_telemetry::set_parent(&span, &envelope.trace_context);
-            async move {
-                apply_report(&store, &envelope)
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
-            }
-            .instrument(span)
-        },
-        shutdown,
-    )
-    .await;
-    Ok(())
 }

@@ -9,4 +9,8 @@ pub enum AnalysisError {
     BadEvent(String),
     #[error("resolver setup failed: {0}")]
     Resolver(String),
+    #[error("rule plugin could not be loaded")]
+    PluginLoad(#[from] postern_rules::LoadError),
+    #[error("rule evaluation failed: {0}")]
+    Rules(String),
 }

@@ -163,9 +163,11 @@ async fn consumer_applies_published_events_once(db: &TestDb, bus: Arc<dyn Bus>) 
     bus.publish(&e).await.unwrap();
     bus.publish(&e).await.unwrap();
     let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let rules = Arc::new(postern_analysis::RuleSet::builtin(Default::default()).unwrap());
     let task = tokio::spawn(postern_analysis::run_consumer(
         db.store.clone(),
         bus.clone(),
+        rules,
         "c-1".into(),
         shutdown,
     ));

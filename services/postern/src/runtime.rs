@@ -1,13 +1,14 @@
 //! Opening the backends named by configuration and starting the services.
 
 use anyhow::Context;
-use postern_analysis::{HickoryReverse, ReverseResolver};
+use postern_analysis::{HickoryReverse, ReverseResolver, RuleSet};
 use postern_api::{ApiServices, HttpSettings};
 use postern_auth::{Authenticator, JwtKeys, JwtSettings};
 use postern_bus::{Bus, BusSettings, InProcessBus, RedisBus};
 use postern_config::Config;
 use postern_ingest::{IngestSettings, Ingestor, IntakeState, StoreOutbox, StoreTokens};
 use postern_mailauth::Limits;
+use postern_rules::RuleLimits;
 use postern_store::Store;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -186,7 +187,8 @@ pub async fn start_services(
 
     let (trigger, shutdown) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
-    if services.api || services.ingest {
+    // Analysis writes events too (`issue.changed`), so every process relays its outbox.
+    if services.api || services.ingest || services.analysis {
         tasks.push(postern_bus::spawn_relay(
             Arc::new(StoreOutbox(store.clone())),
             bus.clone(),
@@ -197,9 +199,15 @@ pub async fn start_services(
     }
     let consumer = format!("{}-{}", hostname(), std::process::id());
     if services.analysis {
+        // Compiling the plugins is CPU work: once per process, off the executor.
+        let rules = tokio::task::spawn_blocking(|| RuleSet::builtin(RuleLimits::default()))
+            .await
+            .context("loading the rule plugins")??;
+        let rules = Arc::new(rules);
         let (store, bus, shutdown) = (store.clone(), bus.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move {
-            if let Err(error) = postern_analysis::run_consumer(store, bus, consumer, shutdown).await
+            if let Err(error) =
+                postern_analysis::run_consumer(store, bus, rules, consumer, shutdown).await
             {
                 tracing::error!(%error, "analysis consumer stopped");
             }

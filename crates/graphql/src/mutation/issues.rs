@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, ID, Object};
 use chrono::Utc;
-use postern_bus::{Envelope, events, topics};
+use postern_bus::events;
 use postern_domain::{IssueId, PrincipalKind, UserId};
 use postern_store::{Issue, IssueEvent, OutboxEvent};
 
@@ -114,26 +114,19 @@ fn target(ctx: &Context<'_>, id: &ID) -> Result<(IssueId, Option<UserId>), ApiEr
 /// The `issue.changed` outbox event of a workflow change, written in the same transaction
 /// as the history entry it describes (notify consumes it).
 fn issue_changed(issue: &Issue, event: &IssueEvent) -> Vec<OutboxEvent> {
-    let message = events::IssueChanged {
-        issue_id: issue.id.to_string(),
-        domain_id: issue.domain_id.to_string(),
-        code: issue.code.clone(),
-        severity: issue.severity.as_str().to_owned(),
-        kind: event.kind.as_str().to_owned(),
-        from_state: event
-            .from_state
-            .map(|s| s.as_str().to_owned())
-            .unwrap_or_default(),
-        to_state: event.to_state.as_str().to_owned(),
-        actor_id: event.actor.map(|a| a.to_string()).unwrap_or_default(),
+    let change = events::IssueChange {
+        issue: issue.id,
+        msp: issue.msp_id,
+        client: issue.client_id,
+        domain: issue.domain_id,
+        code: &issue.code,
+        severity: issue.severity,
+        kind: event.kind.as_str(),
+        from_state: event.from_state,
+        to_state: event.to_state,
+        actor: event.actor,
     };
-    let envelope = Envelope::new(
-        topics::ISSUE_CHANGED,
-        &message,
-        Some(issue.msp_id),
-        Some(issue.client_id),
-        Utc::now(),
-    );
+    let envelope = events::issue_changed(&change, Utc::now());
     vec![OutboxEvent {
         id: envelope.id,
         topic: envelope.topic.clone(),

@@ -4,6 +4,7 @@
 
 mod analysis;
 mod auth;
+mod facts;
 mod ingest;
 mod issues;
 mod outbox;

@@ -13,6 +13,7 @@ mod issues;
 mod reports;
 
 pub(crate) use access::insert_user;
+pub(crate) use aggregates::{sources_in, summary_in};
 pub(crate) use reports::raw_input_meta;
 
 use crate::error::StoreError;

@@ -13,6 +13,7 @@ mod access;
 mod aggregates;
 mod clients;
 mod domains;
+mod facts;
 mod ingest;
 mod issues;
 mod outbox;

@@ -8,9 +8,10 @@ use crate::repo::write_events;
 use crate::rows::{Domain, Issue, IssueEvent, IssueEventKind, IssueOutbox, ReconcileOutcome};
 use crate::store::Backend;
 use chrono::{DateTime, SubsecRound, Utc};
-use postern_domain::{Finding, IssueEventId, IssueId, IssueState, UserId};
+use postern_domain::{DomainId, Finding, IssueEventId, IssueId, IssueState, UserId};
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+    ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use std::collections::{BTreeMap, HashSet};
 
@@ -151,6 +152,24 @@ impl SystemDb {
         }
         txn.commit().await?;
         Ok(outcome)
+    }
+}
+
+impl SystemDb {
+    /// The codes of every issue of `domain`, whatever their state, sorted. Analysis uses
+    /// them to decide which issues an evaluation covers.
+    pub async fn domain_issue_codes(&self, domain: DomainId) -> Result<Vec<String>, StoreError> {
+        let txn = self.read().await?;
+        let codes: Vec<String> = issue::Entity::find()
+            .select_only()
+            .column(issue::Column::Code)
+            .filter(issue::Column::DomainId.eq(domain.as_uuid()))
+            .order_by_asc(issue::Column::Code)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(codes)
     }
 }
 

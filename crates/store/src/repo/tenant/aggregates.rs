@@ -5,8 +5,9 @@ use crate::entity::{domain, domain_daily, ip, uncount};
 use crate::error::StoreError;
 use crate::rows::{DailySummary, DaySummary, SourceStats};
 use crate::scope::{Params, owned_by};
+use crate::store::Backend;
 use chrono::{DateTime, Utc};
-use postern_domain::DomainId;
+use postern_domain::{DomainId, TenantScope};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder,
@@ -38,34 +39,17 @@ impl TenantDb {
     ) -> Result<DailySummary, StoreError> {
         let txn = self.read().await?;
         self.require_domain(&txn, domain).await?;
-        let mut params = Params::default();
-        let id = params.push(domain.as_uuid());
-        let tenant = params.owned_by(&self.scope, "d");
-        let from = params.push(from.date_naive());
-        let to = params.push(to.date_naive());
-        let sums = domain_daily::COUNTERS
-            .iter()
-            .map(|c| format!("CAST(COALESCE(SUM(d.{c}), 0) AS BIGINT) AS {c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let row = txn
-            .query_one_raw(params.statement(
-                self.store.backend,
-                format!(
-                    "SELECT {sums} FROM domain_daily d \
-                     WHERE d.domain_id = {id} AND {tenant} AND d.day >= {from} AND d.day <= {to}"
-                ),
-            ))
-            .await?;
+        let summary = summary_in(
+            &txn,
+            self.store.backend,
+            domain,
+            Some(&self.scope),
+            from,
+            to,
+        )
+        .await?;
         txn.commit().await?;
-        let Some(row) = row else {
-            return Ok(DailySummary::default());
-        };
-        let mut counters = [0_i64; 9];
-        for (slot, column) in counters.iter_mut().zip(domain_daily::COUNTERS) {
-            *slot = row.try_get("", column)?;
-        }
-        Ok(domain_daily::summary(counters))
+        Ok(summary)
     }
 
     /// One summary per day with data in `[from.date, to.date]`, oldest first.
@@ -104,49 +88,112 @@ impl TenantDb {
     ) -> Result<Vec<SourceStats>, StoreError> {
         let txn = self.read().await?;
         self.require_domain(&txn, domain).await?;
-        let mut params = Params::default();
-        let id = params.push(domain.as_uuid());
-        let tenant = params.owned_by(&self.scope, "s");
-        let from = params.push(from.date_naive());
-        let to = params.push(to.date_naive());
-        let limit = params.push(crate::entity::count(
-            "limit",
-            limit.min(crate::rows::MAX_PAGE_SIZE),
-        )?);
-        let rows = txn
-            .query_all_raw(params.statement(
-                self.store.backend,
-                format!(
-                    "SELECT s.source_ip AS source_ip, \
-                       CAST(SUM(s.messages) AS BIGINT) AS total_messages, \
-                       CAST(SUM(s.dmarc_pass) AS BIGINT) AS dmarc_pass, \
-                       CAST(SUM(s.spf_aligned_pass) AS BIGINT) AS spf_aligned_pass, \
-                       CAST(SUM(s.dkim_aligned_pass) AS BIGINT) AS dkim_aligned_pass, \
-                       MIN(s.first_seen) AS first_seen, MAX(s.last_seen) AS last_seen, \
-                       MAX(r.name) AS reverse_dns \
-                     FROM domain_source_daily s LEFT JOIN ip_reverse_dns r ON r.ip = s.source_ip \
-                     WHERE s.domain_id = {id} AND {tenant} AND s.day >= {from} AND s.day <= {to} \
-                     GROUP BY s.source_ip \
-                     ORDER BY total_messages DESC, s.source_ip \
-                     LIMIT {limit}"
-                ),
-            ))
-            .await?;
+        let sources = sources_in(
+            &txn,
+            self.store.backend,
+            domain,
+            Some(&self.scope),
+            from,
+            to,
+            limit,
+        )
+        .await?;
         txn.commit().await?;
-        rows.into_iter()
-            .map(|row| {
-                let source_ip: String = row.try_get("", "source_ip")?;
-                Ok(SourceStats {
-                    source_ip: ip("source ip", &source_ip)?,
-                    messages: uncount(row.try_get("", "total_messages")?),
-                    dmarc_pass: uncount(row.try_get("", "dmarc_pass")?),
-                    spf_aligned_pass: uncount(row.try_get("", "spf_aligned_pass")?),
-                    dkim_aligned_pass: uncount(row.try_get("", "dkim_aligned_pass")?),
-                    first_seen: row.try_get("", "first_seen")?,
-                    last_seen: row.try_get("", "last_seen")?,
-                    reverse_dns: row.try_get("", "reverse_dns")?,
-                })
-            })
-            .collect()
+        Ok(sources)
     }
+}
+
+/// The totals of `domain`'s days in `[from.date, to.date]`, within `tenant` when one is given
+/// (system jobs pass `None`).
+pub(crate) async fn summary_in(
+    txn: &DatabaseTransaction,
+    backend: Backend,
+    domain: DomainId,
+    tenant: Option<&TenantScope>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<DailySummary, StoreError> {
+    let mut params = Params::default();
+    let id = params.push(domain.as_uuid());
+    let tenant = tenant.map_or_else(|| "1 = 1".to_owned(), |scope| params.owned_by(scope, "d"));
+    let from = params.push(from.date_naive());
+    let to = params.push(to.date_naive());
+    let sums = domain_daily::COUNTERS
+        .iter()
+        .map(|c| format!("CAST(COALESCE(SUM(d.{c}), 0) AS BIGINT) AS {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = txn
+        .query_one_raw(params.statement(
+            backend,
+            format!(
+                "SELECT {sums} FROM domain_daily d \
+                 WHERE d.domain_id = {id} AND {tenant} AND d.day >= {from} AND d.day <= {to}"
+            ),
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(DailySummary::default());
+    };
+    let mut counters = [0_i64; 9];
+    for (slot, column) in counters.iter_mut().zip(domain_daily::COUNTERS) {
+        *slot = row.try_get("", column)?;
+    }
+    Ok(domain_daily::summary(counters))
+}
+
+/// `domain`'s sending IPs over `[from.date, to.date]`, most messages first, within `tenant`
+/// when one is given (system jobs pass `None`).
+pub(crate) async fn sources_in(
+    txn: &DatabaseTransaction,
+    backend: Backend,
+    domain: DomainId,
+    tenant: Option<&TenantScope>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<SourceStats>, StoreError> {
+    let mut params = Params::default();
+    let id = params.push(domain.as_uuid());
+    let tenant = tenant.map_or_else(|| "1 = 1".to_owned(), |scope| params.owned_by(scope, "s"));
+    let from = params.push(from.date_naive());
+    let to = params.push(to.date_naive());
+    let limit = params.push(crate::entity::count(
+        "limit",
+        limit.min(crate::rows::MAX_PAGE_SIZE),
+    )?);
+    let rows = txn
+        .query_all_raw(params.statement(
+            backend,
+            format!(
+                "SELECT s.source_ip AS source_ip, \
+                   CAST(SUM(s.messages) AS BIGINT) AS total_messages, \
+                   CAST(SUM(s.dmarc_pass) AS BIGINT) AS dmarc_pass, \
+                   CAST(SUM(s.spf_aligned_pass) AS BIGINT) AS spf_aligned_pass, \
+                   CAST(SUM(s.dkim_aligned_pass) AS BIGINT) AS dkim_aligned_pass, \
+                   MIN(s.first_seen) AS first_seen, MAX(s.last_seen) AS last_seen, \
+                   MAX(r.name) AS reverse_dns \
+                 FROM domain_source_daily s LEFT JOIN ip_reverse_dns r ON r.ip = s.source_ip \
+                 WHERE s.domain_id = {id} AND {tenant} AND s.day >= {from} AND s.day <= {to} \
+                 GROUP BY s.source_ip \
+                 ORDER BY total_messages DESC, s.source_ip \
+                 LIMIT {limit}"
+            ),
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let source_ip: String = row.try_get("", "source_ip")?;
+            Ok(SourceStats {
+                source_ip: ip("source ip", &source_ip)?,
+                messages: uncount(row.try_get("", "total_messages")?),
+                dmarc_pass: uncount(row.try_get("", "dmarc_pass")?),
+                spf_aligned_pass: uncount(row.try_get("", "spf_aligned_pass")?),
+                dkim_aligned_pass: uncount(row.try_get("", "dkim_aligned_pass")?),
+                first_seen: row.try_get("", "first_seen")?,
+                last_seen: row.try_get("", "last_seen")?,
+                reverse_dns: row.try_get("", "reverse_dns")?,
+            })
+        })
+        .collect()
 }
