@@ -141,6 +141,25 @@ impl App {
         Ok(body["data"].clone())
     }
 
+    /// Uploads a report body to `POST /v1/reports`; returns the status and the JSON answer.
+    pub async fn upload(
+        &self,
+        token: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = self.http.post(self.url("/v1/reports")).body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let text = response.text().await?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
     /// Logs in as the first owner.
     pub async fn login_admin(&self) -> anyhow::Result<String> {
         let data = self

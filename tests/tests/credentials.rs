@@ -107,15 +107,8 @@ async fn a_body_over_the_limit_is_refused_and_recorded() -> anyhow::Result<()> {
     let token = app.login_admin().await?;
     let mut big = aggregate_report("acme.example", "big", 1, 1);
     big.push_str(&" ".repeat(10_000));
-    let r = app
-        .http
-        .post(app.url("/v1/reports"))
-        .bearer_auth(&token)
-        .body(big)
-        .send()
-        .await?;
-    assert_eq!(r.status().as_u16(), 413);
-    let body: Value = r.json().await?;
+    let (status, body) = app.upload(Some(&token), big).await?;
+    assert_eq!(status, 413);
     assert_eq!(body["items"][0]["reason"], "body_too_large");
     let data = app
         .graphql_ok(

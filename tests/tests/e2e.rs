@@ -62,15 +62,10 @@ async fn ingest_then_summarise(backends: Backends) -> anyhow::Result<()> {
     let token = app.login_admin().await?;
     create_client_and_domain(&app, &token, "Acme", "acme.example").await?;
 
-    let response = app
-        .http
-        .post(app.url("/v1/reports"))
-        .bearer_auth(&token)
-        .body(aggregate_report("acme.example", "r-1", 10, 3))
-        .send()
+    let (status, outcome) = app
+        .upload(Some(&token), aggregate_report("acme.example", "r-1", 10, 3))
         .await?;
-    assert_eq!(response.status().as_u16(), 202);
-    let outcome: Value = response.json().await?;
+    assert_eq!(status, 202);
     assert_eq!(outcome["items"][0]["status"], "accepted", "{outcome}");
     assert_eq!(outcome["items"][0]["assigned"], true);
 
@@ -81,14 +76,8 @@ async fn ingest_then_summarise(backends: Backends) -> anyhow::Result<()> {
     );
 
     // The same report again is a duplicate and changes nothing.
-    let again: Value = app
-        .http
-        .post(app.url("/v1/reports"))
-        .bearer_auth(&token)
-        .body(aggregate_report("acme.example", "r-1", 10, 3))
-        .send()
-        .await?
-        .json()
+    let (_, again) = app
+        .upload(Some(&token), aggregate_report("acme.example", "r-1", 10, 3))
         .await?;
     assert_eq!(again["items"][0]["status"], "duplicate");
     assert_eq!(again["input"]["already_stored"], true);
@@ -120,14 +109,8 @@ async fn report_uploaded_over_http_shows_in_domain_summary_on_postgres_and_redis
 async fn unassigned_report_is_counted_once_its_domain_is_added() -> anyhow::Result<()> {
     let app = App::start(Backends::PostgresRedis).await?;
     let token = app.login_admin().await?;
-    let outcome: Value = app
-        .http
-        .post(app.url("/v1/reports"))
-        .bearer_auth(&token)
-        .body(aggregate_report("later.example", "r-9", 4, 1))
-        .send()
-        .await?
-        .json()
+    let (_, outcome) = app
+        .upload(Some(&token), aggregate_report("later.example", "r-9", 4, 1))
         .await?;
     assert_eq!(outcome["items"][0]["status"], "accepted");
     assert_eq!(outcome["items"][0]["assigned"], false);
@@ -159,13 +142,8 @@ async fn unassigned_report_is_counted_once_its_domain_is_added() -> anyhow::Resu
 async fn bad_credentials_are_refused_at_every_door() -> anyhow::Result<()> {
     let app = App::start(Backends::Embedded).await?;
     // No credential on intake.
-    let r = app
-        .http
-        .post(app.url("/v1/reports"))
-        .body("x")
-        .send()
-        .await?;
-    assert_eq!(r.status().as_u16(), 401);
+    let (status, _) = app.upload(None, "x").await?;
+    assert_eq!(status, 401);
     // A garbage bearer on GraphQL and intake.
     let r = app
         .http
@@ -207,14 +185,13 @@ async fn bad_credentials_are_refused_at_every_door() -> anyhow::Result<()> {
         json!({ "id": created["createApiToken"]["apiToken"]["id"] }),
     )
     .await?;
-    let r = app
-        .http
-        .post(app.url("/v1/reports"))
-        .bearer_auth(&api_token)
-        .body(aggregate_report("acme.example", "r-2", 1, 1))
-        .send()
+    let (status, _) = app
+        .upload(
+            Some(&api_token),
+            aggregate_report("acme.example", "r-2", 1, 1),
+        )
         .await?;
-    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(status, 401);
     app.stop().await;
     Ok(())
 }
@@ -276,14 +253,8 @@ async fn a_client_user_sees_only_its_own_client_over_http() -> anyhow::Result<()
     create_client_and_domain(&app, &admin, "Globex", "globex.example").await?;
     let mut report_ids = Vec::new();
     for (domain, id) in [("acme.example", "a-1"), ("globex.example", "g-1")] {
-        let outcome: Value = app
-            .http
-            .post(app.url("/v1/reports"))
-            .bearer_auth(&admin)
-            .body(aggregate_report(domain, id, 5, 1))
-            .send()
-            .await?
-            .json()
+        let (_, outcome) = app
+            .upload(Some(&admin), aggregate_report(domain, id, 5, 1))
             .await?;
         report_ids.push(
             outcome["items"][0]["report_id"]
@@ -342,14 +313,10 @@ async fn a_client_user_sees_only_its_own_client_over_http() -> anyhow::Result<()
         );
     }
     // A viewer may neither upload nor create.
-    let r = app
-        .http
-        .post(app.url("/v1/reports"))
-        .bearer_auth(&viewer)
-        .body(aggregate_report("acme.example", "a-2", 1, 1))
-        .send()
+    let (status, _) = app
+        .upload(Some(&viewer), aggregate_report("acme.example", "a-2", 1, 1))
         .await?;
-    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(status, 403);
     let body = app
         .graphql(
             Some(&viewer),
@@ -396,14 +363,10 @@ async fn uploaded_reports_become_issues(backends: Backends) -> anyhow::Result<()
     let token = app.login_admin().await?;
     create_client_and_domain(&app, &token, "Acme", "acme.example").await?;
     for (id, days_ago) in [("r-early", 20), ("r-late", 3)] {
-        let response = app
-            .http
-            .post(app.url("/v1/reports"))
-            .bearer_auth(&token)
-            .body(recent_report("acme.example", id, days_ago))
-            .send()
+        let (status, _) = app
+            .upload(Some(&token), recent_report("acme.example", id, days_ago))
             .await?;
-        assert_eq!(response.status().as_u16(), 202);
+        assert_eq!(status, 202);
     }
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
