@@ -54,7 +54,7 @@ pub struct SourceFacts {
     pub dmarc_pass: u64,
     pub spf_aligned_pass: u64,
     pub dkim_aligned_pass: u64,
-    /// Unix seconds, ever (not only in the window).
+    /// Unix seconds: the first time seen within the facts window.
     pub first_seen: i64,
     pub last_seen: i64,
     #[serde(default)]
