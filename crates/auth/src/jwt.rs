@@ -40,6 +40,7 @@ pub struct IssuedToken {
 }
 
 /// Signing and verifying keys for session JWTs, with the checks every token must pass.
+#[derive(Clone)]
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,

@@ -137,19 +137,21 @@ pub async fn start(config: &Config, store: Store, bus: Arc<dyn Bus>) -> anyhow::
     start_services(config, store, bus, Services::ALL).await
 }
 
-/// Starts the chosen services. The HTTP server runs when api or ingest does; every process
-/// that writes events (api, ingest) runs an outbox relay.
+/// Starts the chosen services. The HTTP server always runs (health endpoints; GraphQL with
+/// api, intake with ingest); every process runs an outbox relay.
 pub async fn start_services(
     config: &Config,
     store: Store,
     bus: Arc<dyn Bus>,
     services: Services,
 ) -> anyhow::Result<Running> {
+    // One set of keys (the secret is read once) for the authenticator and for login.
+    let jwt = jwt_keys(config)?;
     let auth = Arc::new(Authenticator::new(
-        jwt_keys(config)?,
+        jwt.clone(),
         StoreTokens::new(store.clone()),
     ));
-    let schema = postern_graphql::build_schema(store.clone(), Arc::new(jwt_keys(config)?));
+    let schema = postern_graphql::build_schema(store.clone(), Arc::new(jwt));
     let wake = Arc::new(Notify::new());
     let ingestor = Ingestor::new(
         store.clone(),
@@ -186,17 +188,15 @@ pub async fn start_services(
     let server_task = tokio::spawn(server);
 
     let (trigger, shutdown) = tokio::sync::watch::channel(false);
-    let mut tasks = Vec::new();
-    // Analysis writes events too (`issue.changed`), so every process relays its outbox.
-    if services.api || services.ingest || services.analysis {
-        tasks.push(postern_bus::spawn_relay(
-            Arc::new(StoreOutbox(store.clone())),
-            bus.clone(),
-            wake,
-            Duration::from_secs(1),
-            shutdown.clone(),
-        ));
-    }
+    // Every service writes events (api: domains and issue work; ingest: reports; analysis:
+    // `issue.changed`), so every process relays the outbox.
+    let mut tasks = vec![postern_bus::spawn_relay(
+        Arc::new(StoreOutbox(store.clone())),
+        bus.clone(),
+        wake,
+        Duration::from_secs(1),
+        shutdown.clone(),
+    )];
     let consumer = format!("{}-{}", hostname(), std::process::id());
     if services.analysis {
         // Compiling the plugins is CPU work: once per process, off the executor.
