@@ -1,6 +1,10 @@
 //! `postern-bench`: parse throughput on the shared corpus and on a generated large report,
 //! end-to-end ingest throughput into SQLite and PostgreSQL, peak memory, and parsedmarc on
-//! the same inputs in the same run. See the README's "Benchmark" section.
+//! the same inputs in the same run; `postern-bench rules` measures rule evaluation (every
+//! built-in plugin through the WebAssembly host and compiled natively). See the README's
+//! "Benchmark" section.
+
+mod rules;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -46,11 +50,14 @@ struct Cli {
     #[arg(long, default_value_t = 3.0)]
     seconds: f64,
     #[command(subcommand)]
-    internal: Option<Internal>,
+    command: Option<BenchCommand>,
 }
 
 #[derive(Subcommand)]
-enum Internal {
+enum BenchCommand {
+    /// Rule evaluation throughput: every built-in plugin over generated domains, through the
+    /// WebAssembly host and compiled natively (the other flags do not apply).
+    Rules(rules::RulesArgs),
     /// (internal) parse one file in a fresh process and report its peak memory.
     ParseFile { path: PathBuf },
 }
@@ -315,7 +322,10 @@ fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Internal::ParseFile { path }) = cli.internal {
+    if let Some(BenchCommand::Rules(args)) = &cli.command {
+        return rules::run(args);
+    }
+    if let Some(BenchCommand::ParseFile { path }) = cli.command {
         let bytes = std::fs::read(&path)?;
         let before = peak_rss_kib();
         let start = Instant::now();

@@ -15,6 +15,8 @@ mod m20261129_000003_aggregates;
 mod m20261129_000004_outbox;
 mod m20261129_000005_row_security;
 mod m20261129_000006_issues;
+mod m20261129_000007_rule_plugins;
+mod m20261129_000008_notifications;
 mod schema;
 
 /// The migrations of Postern, in order.
@@ -30,10 +32,14 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_outbox::Migration),
             Box::new(m20261129_000005_row_security::Migration),
             Box::new(m20261129_000006_issues::Migration),
+            Box::new(m20261129_000007_rule_plugins::Migration),
+            Box::new(m20261129_000008_notifications::Migration),
         ]
     }
 }
 
 pub use m20261129_000005_row_security::{APP_ROLE, TENANT_TABLES};
 pub use m20261129_000006_issues::ISSUE_TENANT_TABLES;
+pub use m20261129_000007_rule_plugins::PLUGIN_TENANT_TABLES;
+pub use m20261129_000008_notifications::NOTIFY_TENANT_TABLES;
 pub use sea_orm_migration::MigratorTrait;

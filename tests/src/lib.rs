@@ -100,7 +100,10 @@ impl App {
         Ok(App {
             addr: running.addr,
             running,
-            http: reqwest::Client::new(),
+            http: {
+                postern::install_crypto_provider();
+                reqwest::Client::new()
+            },
             admin,
             data,
         })

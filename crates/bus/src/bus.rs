@@ -36,6 +36,25 @@ pub trait Bus: Send + Sync {
 
     /// Up to `limit` of the topic's dead letters, oldest first.
     async fn dead_letters(&self, topic: &str, limit: usize) -> Result<Vec<DeadLetter>, BusError>;
+
+    /// Opens a [`Tail`] of `topic`: every event published after this call returns, in order,
+    /// to this tail alone, outside any consumer group (like `XREAD` from the stream's last
+    /// entry). Every tail sees every event, so a process that must see them all (a live feed)
+    /// opens its own; nothing is acknowledged and nothing stays behind in the transport when
+    /// the tail is dropped. Delivery is at most once: what is published while nobody tails is
+    /// not seen.
+    async fn tail(&self, topic: &str) -> Result<Box<dyn Tail>, BusError>;
+}
+
+/// A reader of a topic's new events outside any consumer group (see [`Bus::tail`]).
+#[async_trait]
+pub trait Tail: Send {
+    /// Waits for the next event. A tail that fell further behind than the topic retains
+    /// ([`BusSettings::max_len`]) skips the events it lost (and logs how many, where the
+    /// transport can tell).
+    ///
+    /// Dropping the future may lose the event being read: tails are for live feeds.
+    async fn next(&mut self) -> Result<Envelope, BusError>;
 }
 
 /// One consumer's view of a consumer group.

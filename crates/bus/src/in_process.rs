@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::bus::{Bus, BusSettings, DeadLetter, Delivery, Handle, Subscription};
+use crate::bus::{Bus, BusSettings, DeadLetter, Delivery, Handle, Subscription, Tail};
 use crate::envelope::Envelope;
 use crate::error::BusError;
 
@@ -70,6 +70,15 @@ struct InProcessSubscription {
     topic: String,
     group: String,
     consumer: String,
+    wake: Arc<Notify>,
+}
+
+/// A reader of an in-process topic's new events, outside any group.
+struct InProcessTail {
+    inner: Arc<Inner>,
+    topic: String,
+    /// The sequence number of the next event to return.
+    next_seq: u64,
     wake: Arc<Notify>,
 }
 
@@ -273,6 +282,53 @@ impl Bus for InProcessBus {
             .map(|t| t.dead.iter().take(limit).cloned().collect())
             .unwrap_or_default())
     }
+
+    async fn tail(&self, topic: &str) -> Result<Box<dyn Tail>, BusError> {
+        let mut state = self.inner.lock();
+        if state.closed {
+            return Err(BusError::Closed);
+        }
+        let entry = state.topics.entry(topic.to_owned()).or_default();
+        Ok(Box::new(InProcessTail {
+            inner: Arc::clone(&self.inner),
+            topic: topic.to_owned(),
+            next_seq: entry.next_seq,
+            wake: Arc::clone(&entry.wake),
+        }))
+    }
+}
+
+#[async_trait]
+impl Tail for InProcessTail {
+    async fn next(&mut self) -> Result<Envelope, BusError> {
+        loop {
+            // Register for wake-ups before looking, so a publish in between is not missed.
+            let wake = Arc::clone(&self.wake);
+            let notified = wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let state = self.inner.lock();
+                if state.closed {
+                    return Err(BusError::Closed);
+                }
+                if let Some(topic) = state.topics.get(&self.topic) {
+                    if self.next_seq < topic.first_seq {
+                        tracing::warn!(
+                            topic = %self.topic, skipped = topic.first_seq - self.next_seq,
+                            "tail fell behind the topic's retention; events skipped"
+                        );
+                        self.next_seq = topic.first_seq;
+                    }
+                    if let Some(envelope) = retained(&topic.log, topic.first_seq, self.next_seq) {
+                        self.next_seq += 1;
+                        return Ok(Envelope::clone(&envelope));
+                    }
+                }
+            }
+            notified.await;
+        }
+    }
 }
 
 #[async_trait]
@@ -414,6 +470,43 @@ mod tests {
             bus.publish(&event("t", "a.example")).await,
             Err(BusError::Closed)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_tail_that_falls_behind_the_retention_skips_to_the_oldest_kept_event() {
+        let bus = InProcessBus::new(BusSettings {
+            max_len: 2,
+            ..BusSettings::default()
+        });
+        let mut tail = bus.tail("t").await.unwrap();
+        for name in ["a.example", "b.example", "c.example"] {
+            bus.publish(&event("t", name)).await.unwrap();
+        }
+        let mut names = Vec::new();
+        for _ in 0..2 {
+            let envelope = tokio::time::timeout(Duration::from_secs(2), tail.next())
+                .await
+                .unwrap()
+                .unwrap();
+            names.push(envelope.payload_as::<DomainRemoved>().unwrap().name);
+        }
+        assert_eq!(names, ["b.example", "c.example"]);
+    }
+
+    #[tokio::test]
+    async fn close_ends_a_waiting_tail() {
+        let bus = InProcessBus::default();
+        let mut tail = bus.tail("t").await.unwrap();
+        let closer = bus.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            closer.close();
+        });
+        let result = tokio::time::timeout(Duration::from_secs(2), tail.next())
+            .await
+            .unwrap();
+        assert!(matches!(result, Err(BusError::Closed)));
+        assert!(matches!(bus.tail("t").await, Err(BusError::Closed)));
     }
 
     #[tokio::test]

@@ -9,6 +9,8 @@
 //! dies or fails leaves it to be delivered again (after [`BusSettings::claim_idle`]) — handlers
 //! must therefore be idempotent by [`Envelope::id`]; an event that fails
 //! [`BusSettings::max_attempts`] times is moved to the topic's dead letters and acknowledged.
+//! Besides groups, a [`Tail`] reads a topic's new events outside any group (every tail sees
+//! every event, at most once), and a [`LiveFeed`] fans one tail out to a process's subscribers.
 //! Payload schemas live in `proto/events/v1/events.proto`.
 
 mod bus;
@@ -17,16 +19,18 @@ mod envelope;
 mod error;
 pub mod events;
 mod in_process;
+mod live;
 mod outbox;
 mod redis_streams;
 mod shutdown;
 pub mod topics;
 mod wire;
 
-pub use bus::{Bus, BusSettings, DeadLetter, Delivery, Subscription};
+pub use bus::{Bus, BusSettings, DeadLetter, Delivery, Subscription, Tail};
 pub use consumer::{HandlerError, run_consumer};
 pub use envelope::Envelope;
 pub use error::BusError;
 pub use in_process::InProcessBus;
+pub use live::LiveFeed;
 pub use outbox::{OutboxItem, OutboxSource, RELAY_BATCH, relay_once, spawn_relay};
 pub use redis_streams::RedisBus;

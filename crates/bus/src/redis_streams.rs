@@ -2,6 +2,7 @@
 //! `XAUTOCLAIM` to take over what a dead or failing consumer left pending, and a dead-letter
 //! stream per topic (`{namespace}:{topic}:dead-letter`).
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use redis::streams::{
 };
 use tokio::time::Instant;
 
-use crate::bus::{Bus, BusSettings, DeadLetter, Delivery, Handle, Subscription};
+use crate::bus::{Bus, BusSettings, DeadLetter, Delivery, Handle, Subscription, Tail};
 use crate::envelope::Envelope;
 use crate::error::BusError;
 
@@ -20,8 +21,11 @@ use crate::error::BusError;
 const FIELD_ENVELOPE: &str = "envelope";
 /// Slack on top of the longest expected reply before a command counts as timed out.
 const RESPONSE_SLACK: Duration = Duration::from_secs(5);
-/// The `XAUTOCLAIM` cursor that starts (and ends) a scan of the pending entries.
+/// The `XAUTOCLAIM` cursor that starts (and ends) a scan of the pending entries; also the id
+/// before any entry, where a tail of an empty stream starts.
 const SCAN_START: &str = "0-0";
+/// Entries a tail reads per `XREAD`.
+const TAIL_BATCH: usize = 100;
 
 /// The bus on Redis Streams, for services running as separate processes. Cheap to clone.
 ///
@@ -47,6 +51,17 @@ struct RedisSubscription {
     cursor: String,
     /// When the last complete scan ended.
     last_scan: Option<Instant>,
+}
+
+/// A reader of a stream's new entries with plain `XREAD` (no group).
+struct RedisTail {
+    conn: ConnectionManager,
+    key: String,
+    settings: BusSettings,
+    /// The id of the last entry read (or the stream's last entry when the tail was opened).
+    last_id: String,
+    /// Entries read but not yet returned.
+    buffered: VecDeque<Envelope>,
 }
 
 impl RedisBus {
@@ -277,6 +292,34 @@ impl RedisSubscription {
     }
 }
 
+impl RedisTail {
+    /// One `XREAD … BLOCK` after `last_id`; decodable entries go to the buffer.
+    async fn read(&mut self) -> Result<(), BusError> {
+        let reply: Option<StreamReadReply> = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(TAIL_BATCH)
+            .arg("BLOCK")
+            .arg(millis(self.settings.read_wait()).max(1))
+            .arg("STREAMS")
+            .arg(&self.key)
+            .arg(&self.last_id)
+            .query_async(&mut self.conn)
+            .await?;
+        for entry in reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids) {
+            let event = entry.get::<Vec<u8>>(FIELD_ENVELOPE).unwrap_or_default();
+            match Envelope::decode(&event) {
+                Ok(envelope) => self.buffered.push_back(envelope),
+                Err(e) => tracing::warn!(
+                    stream = %self.key, entry = %entry.id, error = %e,
+                    "undecodable stream entry; the tail skips it"
+                ),
+            }
+            self.last_id = entry.id;
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Bus for RedisBus {
     async fn publish(&self, envelope: &Envelope) -> Result<(), BusError> {
@@ -339,6 +382,47 @@ impl Bus for RedisBus {
                 reason: entry.get("reason").unwrap_or_default(),
             })
             .collect())
+    }
+
+    async fn tail(&self, topic: &str) -> Result<Box<dyn Tail>, BusError> {
+        let key = self.stream_key(topic);
+        let mut conn = self
+            .client
+            .get_connection_manager_with_config(manager_config(self.settings.read_wait()))
+            .await?;
+        // Pin the start now (`$` would mean "the last entry when the first read runs").
+        let last: StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(&key)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut conn)
+            .await?;
+        let last_id = last
+            .ids
+            .into_iter()
+            .next()
+            .map_or_else(|| SCAN_START.to_owned(), |entry| entry.id);
+        Ok(Box::new(RedisTail {
+            conn,
+            key,
+            settings: self.settings,
+            last_id,
+            buffered: VecDeque::new(),
+        }))
+    }
+}
+
+#[async_trait]
+impl Tail for RedisTail {
+    async fn next(&mut self) -> Result<Envelope, BusError> {
+        loop {
+            if let Some(envelope) = self.buffered.pop_front() {
+                return Ok(envelope);
+            }
+            self.read().await?;
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use harness::{Harness, Transport, fast_settings, next_within, report_event, wait_until};
 use postern_bus::{
-    Bus, BusError, DeadLetter, Envelope, OutboxItem, OutboxSource, Subscription, relay_once,
+    Bus, BusError, DeadLetter, Envelope, OutboxItem, OutboxSource, Subscription, Tail, relay_once,
     spawn_relay, topics,
 };
 use postern_domain::EventId;
@@ -114,6 +114,10 @@ impl Bus for FlakyBus {
 
     async fn dead_letters(&self, topic: &str, limit: usize) -> Result<Vec<DeadLetter>, BusError> {
         self.inner.dead_letters(topic, limit).await
+    }
+
+    async fn tail(&self, topic: &str) -> Result<Box<dyn Tail>, BusError> {
+        self.inner.tail(topic).await
     }
 }
 

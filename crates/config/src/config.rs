@@ -29,6 +29,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub analysis: AnalysisConfig,
     pub telemetry: TelemetryConfig,
+    pub notify: crate::notify::NotifyConfig,
 }
 
 /// `[database]`
@@ -108,6 +109,13 @@ pub struct AnalysisConfig {
     pub rdns_concurrency: usize,
     /// Resolvers to ask (`ip:port`). Empty (the default): the system's resolvers.
     pub nameservers: Vec<SocketAddr>,
+    /// Seconds between scheduled re-evaluations of every domain's rules (facts such as
+    /// "how long has p=none lasted" change with time alone). 0 turns the schedule off.
+    /// Default 3600.
+    pub reevaluate_every_secs: u64,
+    /// After a report, how long (milliseconds) analysis waits for more reports of the same
+    /// domain before evaluating its rules once for all of them. Default 500.
+    pub evaluation_debounce_ms: u64,
 }
 
 /// `[telemetry]`
@@ -145,6 +153,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             analysis: AnalysisConfig::default(),
             telemetry: TelemetryConfig::default(),
+            notify: crate::notify::NotifyConfig::default(),
         }
     }
 }
@@ -207,6 +216,8 @@ impl Default for AnalysisConfig {
             dns_timeout_ms: 2000,
             rdns_concurrency: 16,
             nameservers: Vec::new(),
+            reevaluate_every_secs: 3600,
+            evaluation_debounce_ms: 500,
         }
     }
 }
@@ -354,6 +365,7 @@ impl Config {
             "telemetry.otlp_endpoint",
             "must be an http:// or https:// URL",
         )?;
+        self.notify.validate()?;
         Ok(())
     }
 }
@@ -369,6 +381,16 @@ impl AnalysisConfig {
     /// Per-query DNS timeout.
     pub fn dns_timeout(&self) -> Duration {
         Duration::from_millis(self.dns_timeout_ms)
+    }
+
+    /// The period of scheduled re-evaluation; `None` when it is off.
+    pub fn reevaluate_every(&self) -> Option<Duration> {
+        (self.reevaluate_every_secs > 0).then(|| Duration::from_secs(self.reevaluate_every_secs))
+    }
+
+    /// How long evaluation waits for more reports of a domain.
+    pub fn evaluation_debounce(&self) -> Duration {
+        Duration::from_millis(self.evaluation_debounce_ms)
     }
 }
 
@@ -443,6 +465,11 @@ mod tests {
         assert!(!c.analysis.reverse_dns);
         assert_eq!(c.analysis.dns_timeout(), Duration::from_millis(2000));
         assert!(c.analysis.nameservers.is_empty());
+        assert_eq!(
+            c.analysis.reevaluate_every(),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(c.analysis.evaluation_debounce(), Duration::from_millis(500));
         assert_eq!(c.telemetry.log_format, LogFormat::Pretty);
         assert_eq!(c.telemetry.log_filter, "info");
         assert_eq!(c.telemetry.otlp_endpoint, None);

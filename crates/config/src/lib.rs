@@ -9,6 +9,7 @@
 mod config;
 mod env;
 mod error;
+mod notify;
 mod secret;
 
 pub use config::{
@@ -17,4 +18,5 @@ pub use config::{
 };
 pub use env::ENV_PREFIX;
 pub use error::ConfigError;
+pub use notify::{NotifyConfig, SmtpTlsMode};
 pub use secret::Secret;

@@ -10,7 +10,7 @@ use async_graphql::{Context, Object, OutputType, SimpleObject, TypeName};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use postern_domain::{ClientId, IssueId};
-use postern_store::{IssueFilter, Page, PageRequest, ReportFilter};
+use postern_store::{IssueFilter, Page, PageRequest, PluginFailureFilter, ReportFilter};
 use std::borrow::Cow;
 use uuid::Uuid;
 
@@ -88,6 +88,12 @@ pub(crate) enum CountSource {
     Issues(IssueFilter),
     /// `TenantDb::count_issue_events` of one issue.
     IssueEvents(IssueId),
+    /// `TenantDb::count_notify_channels`.
+    NotificationChannels,
+    /// `TenantDb::count_notify_deliveries` with the list's filter.
+    NotificationDeliveries(postern_store::notify::DeliveryFilter),
+    /// `TenantDb::count_plugin_failures` with the list's filter.
+    PluginFailures(PluginFailureFilter),
 }
 
 impl CursorType for IdCursor {
@@ -146,6 +152,11 @@ impl<N: Node> Conn<N> {
             CountSource::ApiTokens => db.count_api_tokens().await?,
             CountSource::Issues(filter) => db.count_issues(filter).await?,
             CountSource::IssueEvents(id) => db.count_issue_events(*id).await?,
+            CountSource::NotificationChannels => db.count_notify_channels().await?,
+            CountSource::NotificationDeliveries(filter) => {
+                db.count_notify_deliveries(filter).await?
+            }
+            CountSource::PluginFailures(filter) => db.count_plugin_failures(filter).await?,
         };
         Ok(count)
     }

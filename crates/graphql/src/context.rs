@@ -9,6 +9,7 @@ use postern_store::{Store, TenantDb};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use crate::engine::RuleEngine;
 use crate::error::ApiError;
 
 /// The verified caller; `unauthenticated` when the request carries none.
@@ -24,6 +25,16 @@ pub(crate) fn store<'a>(ctx: &Context<'a>) -> Result<&'a Store, ApiError> {
         tracing::error!("schema was built without a store");
         ApiError::Internal
     })
+}
+
+/// The rule engine (schema data, set once by [`crate::build_schema`]).
+pub(crate) fn engine<'a>(ctx: &Context<'a>) -> Result<&'a dyn RuleEngine, ApiError> {
+    ctx.data_opt::<Arc<dyn RuleEngine>>()
+        .map(|engine| engine.as_ref())
+        .ok_or_else(|| {
+            tracing::error!("schema was built without a rule engine");
+            ApiError::Internal
+        })
 }
 
 pub(crate) fn jwt<'a>(ctx: &Context<'a>) -> Result<&'a JwtKeys, ApiError> {

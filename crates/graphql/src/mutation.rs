@@ -4,6 +4,8 @@ mod access;
 mod clients;
 mod domains;
 mod issues;
+mod notify;
+mod plugins;
 mod session;
 
 use async_graphql::MergedObject;
@@ -19,6 +21,8 @@ pub struct Mutation(
     domains::DomainMutation,
     access::AccessMutation,
     issues::IssueMutation,
+    notify::NotifyMutation,
+    plugins::PluginMutation,
 );
 
 /// Longest name (client, user, token) accepted, in characters.

@@ -2,6 +2,8 @@
 
 mod access;
 mod issues;
+mod notify;
+mod plugins;
 mod reports;
 mod tenancy;
 mod viewer;
@@ -17,4 +19,6 @@ pub struct Query(
     reports::ReportQuery,
     access::AccessQuery,
     issues::IssueQuery,
+    notify::NotifyQuery,
+    plugins::PluginQuery,
 );

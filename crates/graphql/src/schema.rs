@@ -1,16 +1,18 @@
 //! Building the schema and exporting its SDL.
 
 use async_graphql::extensions::Tracing;
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
 use postern_auth::JwtKeys;
 use postern_store::Store;
 use std::sync::Arc;
 
+use crate::engine::RuleEngine;
 use crate::mutation::Mutation;
 use crate::query::Query;
+use crate::subscription::Subscription;
 
 /// Postern's GraphQL schema.
-pub type PosternSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type PosternSchema = Schema<Query, Mutation, Subscription>;
 
 /// Deepest selection nesting accepted.
 pub const MAX_DEPTH: usize = 12;
@@ -22,8 +24,10 @@ pub const MAX_COMPLEXITY: usize = 1000;
 /// Each request must carry the caller's verified [`postern_domain::Principal`] as request
 /// data (`Request::new(query).data(principal)`), taken only from a verified JWT or API token;
 /// a request without one can only call `login`.
-pub fn build_schema(store: Store, jwt: Arc<JwtKeys>) -> PosternSchema {
-    builder().data(store).data(jwt).finish()
+///
+/// `engine` checks uploaded rule plugins and re-evaluates domains (`verifyIssueNow`).
+pub fn build_schema(store: Store, jwt: Arc<JwtKeys>, engine: Arc<dyn RuleEngine>) -> PosternSchema {
+    builder().data(store).data(jwt).data(engine).finish()
 }
 
 /// The schema's SDL, as committed in `proto/graphql/schema.graphql`.
@@ -31,8 +35,8 @@ pub fn sdl() -> String {
     builder().finish().sdl()
 }
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .extension(Tracing)

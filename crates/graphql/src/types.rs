@@ -4,6 +4,8 @@
 pub(crate) mod access;
 pub(crate) mod enums;
 pub(crate) mod issue;
+pub(crate) mod notify;
+pub(crate) mod plugin;
 pub(crate) mod rejection;
 pub(crate) mod report;
 pub(crate) mod tenancy;
@@ -18,4 +20,7 @@ crate::connection::node_names!(
     access::ApiTokenNode => "ApiToken",
     issue::IssueNode => "Issue",
     issue::IssueEventNode => "IssueEvent",
+    notify::NotificationChannelNode => "NotificationChannel",
+    notify::NotificationDeliveryNode => "NotificationDelivery",
+    plugin::PluginFailureNode => "PluginFailure",
 );

@@ -71,7 +71,7 @@ impl World {
         let owner_a = user_principal(&store, "owner@a.example", owner_a_scope).await;
         let owner_b = user_principal(&store, "owner@b.example", owner_b_scope).await;
         World {
-            schema: build_schema(store.clone(), jwt.clone()),
+            schema: build_schema(store.clone(), jwt.clone(), engine(&store)),
             store,
             jwt,
             msp_a,
@@ -1087,4 +1087,17 @@ async fn an_api_token_principal_is_a_viewer_without_email() {
         json!({"kind": "API_TOKEN", "email": null, "role": "CLIENT_VIEWER", "client": {"id": world.b1.id.to_string()}}),
         "{response}"
     );
+}
+
+/// The real rule engine over `store`, its built-in plugins compiled once per test binary.
+fn engine(store: &Store) -> Arc<dyn postern_graphql::RuleEngine> {
+    static RULES: std::sync::OnceLock<Arc<postern_analysis::RuleSet>> = std::sync::OnceLock::new();
+    let rules = RULES
+        .get_or_init(|| {
+            Arc::new(
+                postern_analysis::RuleSet::builtin(postern_rules::RuleLimits::default()).unwrap(),
+            )
+        })
+        .clone();
+    Arc::new(postern_analysis::AnalysisEngine::new(store.clone(), rules))
 }

@@ -92,7 +92,7 @@ impl World {
         let owner_a = user(&store, "owner@a.example", owner_a_scope).await;
         let owner_b = user(&store, "owner@b.example", owner_b_scope).await;
         World {
-            schema: build_schema(store.clone(), jwt),
+            schema: build_schema(store.clone(), jwt, engine(&store)),
             store,
             msp_a,
             a1,
@@ -723,4 +723,17 @@ async fn working_an_issue_writes_issue_changed_events_to_the_outbox() {
     );
     assert_eq!(event.code, "dmarc.policy_none");
     assert!(!event.actor_id.is_empty());
+}
+
+/// The real rule engine over `store`, its built-in plugins compiled once per test binary.
+fn engine(store: &Store) -> Arc<dyn postern_graphql::RuleEngine> {
+    static RULES: std::sync::OnceLock<Arc<postern_analysis::RuleSet>> = std::sync::OnceLock::new();
+    let rules = RULES
+        .get_or_init(|| {
+            Arc::new(
+                postern_analysis::RuleSet::builtin(postern_rules::RuleLimits::default()).unwrap(),
+            )
+        })
+        .clone();
+    Arc::new(postern_analysis::AnalysisEngine::new(store.clone(), rules))
 }

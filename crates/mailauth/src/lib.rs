@@ -13,6 +13,10 @@
 //! A parser returns what it understood plus a list of problems: one bad record does not
 //! fail its report. Every input yields at least one callback (a report or a
 //! [`Rejection`] with a stable [`RejectReason::code`]), and no input makes it panic.
+//!
+//! [`spf`] evaluates SPF (RFC 7208) over a `postern_dns::Resolver`: parsing with error
+//! positions, `check_host()` with the include/redirect tree and lookup counts, posture
+//! findings, and a runner for the OpenSPF test suite.
 
 mod aggregate;
 mod container;
@@ -22,6 +26,7 @@ mod failure;
 mod limits;
 mod rejection;
 mod sink;
+pub mod spf;
 mod tls;
 mod transcode;
 

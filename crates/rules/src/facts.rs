@@ -124,7 +124,7 @@ impl DomainFacts {
                 .sources
                 .iter()
                 .map(|s| w::Source {
-                    ip: s.ip.to_string(),
+                    ip: ip_text(s.ip),
                     messages: s.messages,
                     dmarc_pass: s.dmarc_pass,
                     spf_aligned_pass: s.spf_aligned_pass,
@@ -156,5 +156,53 @@ impl DomainFacts {
                     .collect(),
             }),
         }
+    }
+}
+
+/// `ip` as text, exactly as its `Display` writes it. IPv4 addresses, nearly all sources, are
+/// written by hand: `Display` (through the formatting machinery) was a tenth of the host's
+/// time per evaluation.
+fn ip_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut text = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn ip_text_is_what_display_writes() {
+        for octets in [
+            [0, 0, 0, 0],
+            [255, 255, 255, 255],
+            [192, 0, 2, 1],
+            [10, 99, 100, 9],
+        ] {
+            let ip = IpAddr::V4(Ipv4Addr::from(octets));
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
+        for a in 0..=255u8 {
+            let ip = IpAddr::V4(Ipv4Addr::new(a, a.wrapping_mul(7), 255 - a, a / 3));
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
+        let v6 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
+        assert_eq!(ip_text(v6), "2001:db8::1");
     }
 }

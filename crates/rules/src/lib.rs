@@ -2,7 +2,8 @@
 //! `proto/wit/rules.wit`. A plugin reads one domain's [`DomainFacts`] and returns
 //! [`Finding`](postern_domain::Finding)s. The host promises containment: a plugin has no
 //! imports (the linker is empty, so one that imports anything is refused at load), each call
-//! runs in a fresh store with a fuel budget, a wall-clock deadline, a memory cap and a cap on
+//! runs in a fresh store (or one per batch of domains) with a fuel budget, a wall-clock
+//! deadline, a memory cap and a cap on
 //! the size of its result, and a plugin that breaks any of them, traps or returns an invalid
 //! finding yields a [`PluginFailure`] with the reason while the host, other plugins and other
 //! domains carry on. Compiled components are cached in memory by the SHA-256 of their bytes and,
@@ -20,6 +21,8 @@ mod host;
 mod limits;
 mod precompiled;
 mod snapshot;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod wit;
 
 pub use author::build_plugin_crate;

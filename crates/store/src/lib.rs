@@ -23,11 +23,16 @@ pub mod testing;
 pub use error::{DatabaseError, StoreError};
 pub use repo::system::{AggregateWriter, SystemDb};
 pub use repo::tenant::TenantDb;
+pub use rows::notify;
 pub use rows::{
     AggregateDetail, ApiToken, Client, DailySummary, DaySummary, Domain, FailureDetail, Issue,
     IssueEvent, IssueEventKind, IssueFilter, IssueOutbox, MAX_PAGE_SIZE, Membership, Msp,
     OutboxEvent, Page, PageRequest, RawInput, ReconcileOutcome, Rejection, ReportFilter,
     ReportSummary, SourceDelta, SourceStats, StoredRecord, TlsDetail, TlsFailureTotal, TlsTotals,
     User,
+};
+pub use rows::{
+    MAX_PLUGIN_BYTES, NewPluginFailure, NewRulePlugin, PluginFailureFilter, PluginFailureRecord,
+    PluginUpload, RuleConfig, RulePlugin, RuleSetting,
 };
 pub use store::{Backend, Store};

@@ -11,8 +11,14 @@ use std::net::IpAddr;
 use uuid::Uuid;
 
 mod issue;
+pub mod notify;
+mod plugin;
 
 pub use issue::{Issue, IssueEvent, IssueEventKind, IssueFilter, IssueOutbox, ReconcileOutcome};
+pub use plugin::{
+    MAX_PLUGIN_BYTES, NewPluginFailure, NewRulePlugin, PluginFailureFilter, PluginFailureRecord,
+    PluginUpload, RuleConfig, RulePlugin, RuleSetting,
+};
 
 /// The largest page a list returns, whatever the request asks for.
 pub const MAX_PAGE_SIZE: u64 = 10_000;

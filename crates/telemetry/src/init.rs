@@ -140,6 +140,10 @@ pub(crate) fn tracer_provider(
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(TelemetryError::NoRuntime);
     }
+    // The exporter's reqwest client is built without a TLS crypto provider of its own
+    // (one provider, ring, for the whole process): make sure it is installed. Err means
+    // one is already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let exporter = SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)

@@ -54,13 +54,37 @@ pub trait Rule {
     fn evaluate(facts: DomainFacts) -> Vec<Finding>;
 }
 
-/// Exports a [`Rule`] implementation as the plugin's `postern:rules/plugin` interface.
+/// A rule's two functions as plain Rust, so the same logic can run without WebAssembly
+/// (unit tests of a plugin, the benchmark's native baseline). [`export_rule!`] defines one,
+/// named `POSTERN_RULE`, at the crate root; a plugin crate that also builds as an `rlib` can
+/// then be called natively by another crate.
+#[derive(Clone, Copy, Debug)]
+pub struct NativeRule {
+    /// [`Rule::describe`] of the exported rule.
+    pub describe: fn() -> RuleInfo,
+    /// [`Rule::evaluate`] of the exported rule.
+    pub evaluate: fn(DomainFacts) -> Vec<Finding>,
+}
+
+/// Exports a [`Rule`] implementation as the plugin's `postern:rules/plugin` interface (when
+/// built for `wasm32`), and as the plain-Rust [`NativeRule`] `POSTERN_RULE` (on every target).
+///
+/// The WebAssembly export glue is compiled for `wasm32` only: on the host it would define the
+/// same exported symbols in every plugin crate, and a native build needs none of it.
 #[macro_export]
 macro_rules! export_rule {
     ($rule:ty) => {
+        /// This crate's rule as plain Rust functions (see `postern_plugin_sdk::NativeRule`).
+        pub const POSTERN_RULE: $crate::NativeRule = $crate::NativeRule {
+            describe: <$rule as $crate::Rule>::describe,
+            evaluate: <$rule as $crate::Rule>::evaluate,
+        };
+
+        #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         pub struct __PosternRuleExport;
 
+        #[cfg(target_arch = "wasm32")]
         impl $crate::bindings::exports::postern::rules::plugin::Guest for __PosternRuleExport {
             fn describe() -> $crate::RuleInfo {
                 <$rule as $crate::Rule>::describe()
@@ -70,6 +94,7 @@ macro_rules! export_rule {
             }
         }
 
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::export!(__PosternRuleExport with_types_in $crate::bindings);
     };
 }

@@ -3,6 +3,7 @@
 use crate::aggregate::{ReportAggregates, aggregate_records};
 use crate::error::AnalysisError;
 use crate::rules::{RuleSet, evaluate_domain};
+use crate::schedule::Evaluator;
 use chrono::{DateTime, Utc};
 use postern_bus::{Bus, Envelope, events, topics};
 use postern_domain::{EventId, ReportId, ReportKind};
@@ -48,6 +49,28 @@ pub async fn handle_report(
     envelope: &Envelope,
     now: DateTime<Utc>,
 ) -> Result<Option<ReconcileOutcome>, AnalysisError> {
+    match fold_report(store, envelope).await? {
+        Some(domain) => evaluate_domain(store, rules, &domain, now).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// What the consumer does with one `report.ingested` event: folds it like
+/// [`handle_report`], then asks `evaluator` for a (debounced) evaluation of its domain.
+pub async fn fold_and_request(
+    store: &Store,
+    evaluator: &Evaluator,
+    envelope: &Envelope,
+) -> Result<(), AnalysisError> {
+    if let Some(domain) = fold_report(store, envelope).await? {
+        evaluator.request(&domain).await;
+    }
+    Ok(())
+}
+
+/// Folds an assigned aggregate report; returns the domain whose rules the event concerns
+/// (an assigned aggregate or TLS report's), `None` for anything else.
+async fn fold_report(store: &Store, envelope: &Envelope) -> Result<Option<Domain>, AnalysisError> {
     let Some(report) = assigned_report(store, envelope).await? else {
         return Ok(None);
     };
@@ -61,16 +84,16 @@ pub async fn handle_report(
     if report.kind == ReportKind::Aggregate {
         fold(store, envelope.id, &report, &domain).await?;
     }
-    evaluate_domain(store, rules, &domain, now).await.map(Some)
+    Ok(Some(domain))
 }
 
-/// Consumes `report.ingested` until `shutdown` fires, evaluating `rules` after each report.
-/// Failed events stay pending and are delivered again (the bus dead-letters them after its
-/// attempt limit).
+/// Consumes `report.ingested` until `shutdown` fires, asking `evaluator` to evaluate the
+/// rules of each report's domain. Failed events stay pending and are delivered again (the
+/// bus dead-letters them after its attempt limit).
 pub async fn run_consumer(
     store: Store,
     bus: Arc<dyn Bus>,
-    rules: Arc<RuleSet>,
+    evaluator: Evaluator,
     consumer: String,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), AnalysisError> {
@@ -82,14 +105,13 @@ pub async fn run_consumer(
         subscription,
         move |envelope: Envelope| {
             let store = store.clone();
-            let rules = rules.clone();
+            let evaluator = evaluator.clone();
             let span =
                 info_span!("postern_analysis.consumer.report_ingested", event = %envelope.id);
             postern_telemetry::set_parent(&span, &envelope.trace_context);
             async move {
-                handle_report(&store, &rules, &envelope, Utc::now())
+                fold_and_request(&store, &evaluator, &envelope)
                     .await
-                    .map(|_| ())
                     .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
             }
             .instrument(span)

@@ -4,6 +4,11 @@
 //!
 //! After a report is folded in (aggregate) or stored (TLS), the rule plugins are evaluated
 //! over its domain's facts and the findings reconciled into issues ([`evaluate_domain`]).
+//! A domain's rules are the built-in plugins and its MSP's uploaded ones, minus what the MSP
+//! or the client switched off; uploaded components are compiled once per content hash on a
+//! blocking thread, and a failing plugin becomes a stored `plugin_failed` record.
+//! [`AnalysisEngine`] offers the same [`RuleSet`] to the GraphQL API (uploads,
+//! `verifyIssueNow`).
 //!
 //! Promises: applying an event is idempotent (keyed by event id, in the same transaction
 //! as the counters), and reverse DNS runs apart from ingestion with timeouts and bounded
@@ -11,14 +16,18 @@
 
 mod aggregate;
 mod consumer;
+mod engine;
 mod error;
 mod rdns;
 mod rules;
+mod schedule;
 
 pub use aggregate::{ReportAggregates, aggregate_records};
-pub use consumer::{CONSUMER_GROUP, apply_report, handle_report, run_consumer};
+pub use consumer::{CONSUMER_GROUP, apply_report, fold_and_request, handle_report, run_consumer};
+pub use engine::AnalysisEngine;
 pub use error::AnalysisError;
 pub use rdns::{HickoryReverse, ReverseResolver, resolve_pending, run_reverse_dns};
 pub use rules::{
-    DEFAULT_WINDOW, Evaluation, RuleSet, covered_codes, domain_facts, evaluate_domain,
+    DEFAULT_WINDOW, DomainRules, Evaluation, RuleSet, covered_codes, domain_facts, evaluate_domain,
 };
+pub use schedule::{Evaluator, evaluate_all, run_schedule};

@@ -1,20 +1,22 @@
-//! Rule evaluation: a domain's facts from the store, every loaded plugin over them, and the
-//! findings reconciled into issues (with `issue.changed` events in the same transaction).
+//! Rule evaluation: a domain's facts from the store, the domain's effective rule set over
+//! them (the built-in plugins and its MSP's uploaded ones, minus what is switched off for the
+//! MSP or the client), and the findings reconciled into issues (with `issue.changed` events
+//! in the same transaction). A plugin that fails becomes a stored `plugin_failed` record.
 
 use crate::error::AnalysisError;
 use chrono::{DateTime, Duration, Utc};
 use postern_bus::events::{IssueChange, issue_changed};
 use postern_domain::{Finding, PolicyPublished};
 use postern_rules::{
-    DmarcSummary, DomainFacts, LoadedPlugin, PluginFailure, PluginHost, PublishedPolicy,
-    RuleLimits, SourceFacts, TlsFailure, TlsSummary, builtin_plugins,
+    DmarcSummary, DomainFacts, LoadError, LoadedPlugin, PluginFailure, PluginHost, PublishedPolicy,
+    RuleInfo, RuleLimits, SourceFacts, TlsFailure, TlsSummary, builtin_plugins,
 };
 use postern_store::{
-    DailySummary, Domain, Issue, IssueEvent, OutboxEvent, ReconcileOutcome, SourceStats, Store,
-    TlsTotals,
+    DailySummary, Domain, Issue, IssueEvent, NewPluginFailure, OutboxEvent, ReconcileOutcome,
+    RuleConfig, SourceStats, Store, TlsTotals,
 };
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tracing::warn;
 
 /// How far back the facts of an evaluation reach by default.
@@ -22,11 +24,26 @@ pub const DEFAULT_WINDOW: Duration = Duration::days(30);
 /// Sources a snapshot carries at most (the busiest): the store's largest page.
 const MAX_SOURCES: u64 = postern_store::MAX_PAGE_SIZE;
 
-/// The plugin host and the plugins it runs, loaded once per process and shared.
+/// The plugin host, the built-in plugins (loaded once per process) and the MSPs' uploaded
+/// plugins compiled so far (by the SHA-256 of their bytes), shared by analysis and the API.
 pub struct RuleSet {
     host: PluginHost,
     plugins: Vec<LoadedPlugin>,
+    uploaded: Mutex<HashMap<String, LoadedPlugin>>,
     window: Duration,
+}
+
+/// The plugins that run for one domain, and the uploaded ones that could not be loaded.
+#[derive(Debug, Default)]
+pub struct DomainRules {
+    /// Built-in plugins first, then uploaded ones, each enabled for the domain's client.
+    pub plugins: Vec<LoadedPlugin>,
+    /// Every rule id that could own a code of this domain's issues: every built-in id and
+    /// every id the MSP uploaded, enabled or not (so a switched-off rule's issues are left
+    /// alone rather than taken for another rule's).
+    pub known: Vec<String>,
+    /// Uploaded plugins that failed to load (a `load_failed` record each).
+    pub load_failures: Vec<NewPluginFailure>,
 }
 
 /// What running every plugin over one snapshot gave.
@@ -57,6 +74,7 @@ impl RuleSet {
         Self {
             host,
             plugins,
+            uploaded: Mutex::new(HashMap::new()),
             window: DEFAULT_WINDOW,
         }
     }
@@ -67,16 +85,110 @@ impl RuleSet {
         self
     }
 
-    /// The plugins this set runs.
+    /// The built-in plugins this set runs.
     pub fn plugins(&self) -> &[LoadedPlugin] {
         &self.plugins
     }
 
-    /// Runs every plugin over `facts`. A failing plugin is logged and left out; the others
-    /// carry on. Synchronous CPU work: call it from a blocking thread.
-    pub fn evaluate(&self, facts: &DomainFacts) -> Evaluation {
-        let mut evaluation = Evaluation::default();
+    /// Compiles and checks an uploaded component (no imports, this host's WIT version, a
+    /// valid `describe`) and keeps it compiled for evaluations. CPU work: call it from a
+    /// blocking thread.
+    pub fn inspect(&self, component: &[u8]) -> Result<LoadedPlugin, LoadError> {
+        let plugin = self.host.load(component)?;
+        self.cached().insert(plugin.sha256_hex(), plugin.clone());
+        Ok(plugin)
+    }
+
+    /// The plugins that run for a domain of `client` under its MSP's `config`: the built-in
+    /// ones not switched off and the MSP's uploaded ones switched on (`config` holds only
+    /// the domain's MSP's plugins, so another MSP's never run). An uploaded plugin not yet
+    /// compiled is read from the store and compiled on a blocking thread, once per content.
+    pub async fn for_domain(
+        self: &Arc<Self>,
+        store: &Store,
+        domain: &Domain,
+        config: &RuleConfig,
+    ) -> Result<DomainRules, AnalysisError> {
+        let client = Some(domain.client_id);
+        let mut rules = DomainRules::default();
         for plugin in &self.plugins {
+            let id = plugin.info().id.clone();
+            if config.enabled(&id, true, client) {
+                rules.plugins.push(plugin.clone());
+            }
+            rules.known.push(id);
+        }
+        for uploaded in &config.plugins {
+            rules.known.push(uploaded.rule_id.clone());
+            let builtin = self.plugins.iter().any(|p| p.info().id == uploaded.rule_id);
+            if builtin || !config.enabled(&uploaded.rule_id, false, client) {
+                continue;
+            }
+            match self
+                .uploaded_plugin(store, domain, &uploaded.sha256)
+                .await?
+            {
+                Ok(plugin) => rules.plugins.push(plugin),
+                Err(reason) => {
+                    warn!(rule = %uploaded.rule_id, %reason, domain = %domain.name, "uploaded rule plugin cannot be loaded");
+                    rules.load_failures.push(NewPluginFailure {
+                        rule_id: uploaded.rule_id.clone(),
+                        kind: "load_failed".to_owned(),
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(rules)
+    }
+
+    /// The compiled uploaded plugin with this hash, compiling it on a miss.
+    async fn uploaded_plugin(
+        self: &Arc<Self>,
+        store: &Store,
+        domain: &Domain,
+        sha256: &str,
+    ) -> Result<Result<LoadedPlugin, String>, AnalysisError> {
+        if let Some(plugin) = self.cached().get(sha256) {
+            return Ok(Ok(plugin.clone()));
+        }
+        let Some(bytes) = store
+            .system()
+            .rule_plugin_component(domain.msp_id, sha256)
+            .await?
+        else {
+            return Ok(Err(
+                "the component was replaced or removed meanwhile".to_owned()
+            ));
+        };
+        let set = self.clone();
+        let loaded = tokio::task::spawn_blocking(move || set.inspect(&bytes))
+            .await
+            .map_err(|e| AnalysisError::Rules(format!("plugin compilation task failed: {e}")))?;
+        Ok(loaded.map_err(|e| e.to_string()).and_then(|plugin| {
+            if plugin.sha256_hex() == sha256 {
+                Ok(plugin)
+            } else {
+                Err("the stored component does not match its sha256".to_owned())
+            }
+        }))
+    }
+
+    fn cached(&self) -> MutexGuard<'_, HashMap<String, LoadedPlugin>> {
+        // Single inserts: a panic while holding the lock cannot leave the map inconsistent.
+        self.uploaded.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs every built-in plugin over `facts` (see [`evaluate_plugins`](Self::evaluate_plugins)).
+    pub fn evaluate(&self, facts: &DomainFacts) -> Evaluation {
+        self.evaluate_plugins(&self.plugins, facts)
+    }
+
+    /// Runs `plugins` (loaded by this set) over `facts`. A failing plugin is logged and left
+    /// out; the others carry on. Synchronous CPU work: call it from a blocking thread.
+    pub fn evaluate_plugins(&self, plugins: &[LoadedPlugin], facts: &DomainFacts) -> Evaluation {
+        let mut evaluation = Evaluation::default();
+        for plugin in plugins {
             let rule = plugin.info().id.as_str();
             match self.host.evaluate(plugin, facts) {
                 Ok(findings) => {
@@ -92,19 +204,25 @@ impl RuleSet {
         evaluation
     }
 
-    /// Which codes `evaluation` covers, among the codes the domain has issues for and the
-    /// codes just found (see [`covered_codes`]).
+    /// What the built-in plugins say about themselves.
+    pub fn builtin_rules(&self) -> Vec<RuleInfo> {
+        self.plugins.iter().map(|p| p.info().clone()).collect()
+    }
+
+    /// Which codes `evaluation` of the built-in plugins covers, among the codes the domain
+    /// has issues for and the codes just found (see [`covered_codes`]).
     pub fn covered(&self, evaluation: &Evaluation, existing: &[String]) -> Vec<String> {
         let rules: Vec<&str> = self.plugins.iter().map(|p| p.info().id.as_str()).collect();
         covered_codes(&rules, evaluation, existing)
     }
 }
 
-/// Evaluates every plugin of `rules` over `domain`'s facts of the window ending `now`, and
+/// Evaluates `domain`'s effective rules (see [`RuleSet::for_domain`]) over its facts of the
+/// window ending `now`, stores a `plugin_failed` record per plugin that failed, and
 /// reconciles the findings with its issues, writing `issue.changed` outbox events.
 ///
-/// Issues of a plugin that failed are neither resolved nor updated by this evaluation (see
-/// [`covered_codes`]).
+/// Issues of a plugin that failed or did not run (switched off) are neither resolved nor
+/// updated by this evaluation (see [`covered_codes`]).
 #[tracing::instrument(name = "postern_analysis.rules.evaluate_domain", skip_all, fields(tenant = %domain.msp_id, domain = %domain.name))]
 pub async fn evaluate_domain(
     store: &Store,
@@ -113,15 +231,35 @@ pub async fn evaluate_domain(
     now: DateTime<Utc>,
 ) -> Result<ReconcileOutcome, AnalysisError> {
     let facts = domain_facts(store, domain, now - rules.window, now).await?;
-    let existing = store.system().domain_issue_codes(domain.id).await?;
+    let system = store.system();
+    let existing = system.domain_issue_codes(domain.id).await?;
+    let config = system.rule_config(domain.msp_id, domain.client_id).await?;
+    let selected = rules.for_domain(store, domain, &config).await?;
     let set = rules.clone();
+    let DomainRules {
+        plugins,
+        known,
+        load_failures,
+    } = selected;
     let (evaluation, evaluated) = tokio::task::spawn_blocking(move || {
-        let evaluation = set.evaluate(&facts);
-        let evaluated = set.covered(&evaluation, &existing);
+        let evaluation = set.evaluate_plugins(&plugins, &facts);
+        let owners: Vec<&str> = known.iter().map(String::as_str).collect();
+        let evaluated = covered_codes(&owners, &evaluation, &existing);
         (evaluation, evaluated)
     })
     .await
     .map_err(|e| AnalysisError::Rules(format!("evaluation task failed: {e}")))?;
+    let failures: Vec<NewPluginFailure> = load_failures
+        .into_iter()
+        .chain(evaluation.failures.iter().map(|f| NewPluginFailure {
+            rule_id: f.rule_id.clone(),
+            kind: f.reason.kind().to_owned(),
+            reason: f.reason.to_string(),
+        }))
+        .collect();
+    system
+        .record_plugin_failures(domain, &failures, now)
+        .await?;
     let outcome = store
         .system()
         .reconcile_findings(
@@ -137,7 +275,7 @@ pub async fn evaluate_domain(
         updated = outcome.updated.len(),
         resolved = outcome.resolved.len(),
         reopened = outcome.reopened.len(),
-        failed = evaluation.failures.len(),
+        failed = failures.len(),
         "domain evaluated"
     );
     Ok(outcome)

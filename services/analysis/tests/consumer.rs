@@ -167,7 +167,7 @@ async fn consumer_applies_published_events_once(db: &TestDb, bus: Arc<dyn Bus>) 
     let task = tokio::spawn(postern_analysis::run_consumer(
         db.store.clone(),
         bus.clone(),
-        rules,
+        postern_analysis::Evaluator::new(db.store.clone(), rules),
         "c-1".into(),
         shutdown,
     ));

@@ -41,7 +41,7 @@ pub(crate) async fn graphql(
 }
 
 /// A GraphQL-shaped refusal with the code's HTTP status.
-fn refusal(code: ErrorCode, message: &str) -> HttpResponse {
+pub(crate) fn refusal(code: ErrorCode, message: &str) -> HttpResponse {
     let status = actix_web::http::StatusCode::from_u16(code.http_status())
         .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
     HttpResponse::build(status).json(serde_json::json!({

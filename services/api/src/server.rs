@@ -1,8 +1,10 @@
 //! The actix-web server that mounts GraphQL and the intake routes.
 
 use crate::graphql::{graphiql, graphql};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use crate::subscription::{graphql_ws, is_websocket_upgrade};
+use actix_web::{App, HttpResponse, HttpServer, guard, web};
 use postern_auth::Authenticator;
+use postern_bus::LiveFeed;
 use postern_graphql::PosternSchema;
 use postern_ingest::IntakeState;
 use postern_ingest::StoreTokens;
@@ -17,12 +19,15 @@ pub struct ApiServices {
     pub schema: PosternSchema,
     pub auth: Arc<Authenticator<StoreTokens>>,
     pub intake: IntakeState,
+    /// This process's live feed of `issue.changed`, streamed by the `issueEvents`
+    /// subscription (see `postern_bus::LiveFeed::start`).
+    pub issue_feed: LiveFeed,
 }
 
 /// HTTP switches.
 #[derive(Clone, Copy, Debug)]
 pub struct HttpSettings {
-    /// Serve `/graphql` (the api service).
+    /// Serve `/graphql`, its WebSocket subscriptions and `/graphql/ws` (the api service).
     pub graphql: bool,
     /// Serve `/v1/reports` and `/v1/tlsrpt` (the ingest service).
     pub intake: bool,
@@ -78,6 +83,13 @@ pub fn serve(
             .configure(|cfg| {
                 if settings.graphql {
                     cfg.route("/graphql", web::post().to(graphql));
+                    cfg.route(
+                        "/graphql",
+                        web::get()
+                            .guard(guard::fn_guard(is_websocket_upgrade))
+                            .to(graphql_ws),
+                    );
+                    cfg.route("/graphql/ws", web::get().to(graphql_ws));
                     if settings.graphiql {
                         cfg.route("/graphiql", web::get().to(graphiql));
                     }

@@ -7,5 +7,6 @@ mod runtime;
 
 pub use bootstrap::{AdminCredentials, bootstrap_first_owner};
 pub use runtime::{
-    Running, Services, ingest_limits, open_bus, open_store, service_main, start, start_services,
+    Running, Services, ingest_limits, install_crypto_provider, open_bus, open_store, service_main,
+    start, start_services,
 };

@@ -6,7 +6,9 @@ use postern_domain::{ClientId, MspId, Role, TenantScope};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+mod bounces;
 mod plugins;
+mod spf;
 
 /// Postern: email authentication and deliverability operations for MSPs.
 #[derive(Parser)]
@@ -42,6 +44,16 @@ enum Command {
     Import {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// Bounces: classify bounce messages (files, directories, mbox) offline.
+    Bounces {
+        #[command(subcommand)]
+        command: bounces::BouncesCommand,
+    },
+    /// Run an OpenSPF-format SPF test suite (YAML); prints `N passed, M failed`.
+    SpfSuite {
+        /// The suite file, e.g. rfc7208-tests.yml.
+        file: PathBuf,
     },
     /// Rule plugins: build one from source, run one over a facts snapshot.
     Plugins {
@@ -88,10 +100,19 @@ enum AdminCommand {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    postern::install_crypto_provider();
     let cli = Cli::parse();
     // Plugin tooling needs no configuration, and its stdout is JSON only.
     if let Command::Plugins { command } = &cli.command {
         return plugins::run(command);
+    }
+    // The SPF suite runs on in-memory zones: no configuration needed.
+    if let Command::SpfSuite { file } = &cli.command {
+        return spf::run_suite(file).await;
+    }
+    // Bounce classification is pure: no configuration, stdout is the result lines only.
+    if let Command::Bounces { command } = &cli.command {
+        return bounces::run(command);
     }
     let mut config = postern_config::load(cli.config.as_deref(), std::env::vars())?;
     if let Some(dir) = cli.data_dir {
@@ -143,6 +164,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Admin { command } => admin(&config, command).await,
         Command::Plugins { command } => plugins::run(&command),
+        Command::SpfSuite { file } => spf::run_suite(&file).await,
+        Command::Bounces { command } => bounces::run(&command),
     }
 }
 

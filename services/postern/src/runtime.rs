@@ -1,10 +1,10 @@
 //! Opening the backends named by configuration and starting the services.
 
 use anyhow::Context;
-use postern_analysis::{HickoryReverse, ReverseResolver, RuleSet};
+use postern_analysis::{AnalysisEngine, Evaluator, HickoryReverse, ReverseResolver, RuleSet};
 use postern_api::{ApiServices, HttpSettings};
 use postern_auth::{Authenticator, JwtKeys, JwtSettings};
-use postern_bus::{Bus, BusSettings, InProcessBus, RedisBus};
+use postern_bus::{Bus, BusSettings, InProcessBus, LiveFeed, RedisBus};
 use postern_config::Config;
 use postern_ingest::{IngestSettings, Ingestor, IntakeState, StoreOutbox, StoreTokens};
 use postern_mailauth::Limits;
@@ -16,6 +16,14 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tracing::info;
+
+/// Makes ring the process's TLS crypto provider (reqwest is built without one, so one
+/// provider serves every TLS client: webhooks, OTLP export). Call once at start; later
+/// calls change nothing.
+pub fn install_crypto_provider() {
+    // Err: a provider is installed already, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// Opens (and migrates) the database: PostgreSQL when configured, else the SQLite file in
 /// the data directory.
@@ -120,6 +128,8 @@ pub struct Services {
     pub ingest: bool,
     pub analysis: bool,
     pub api: bool,
+    /// The notification service (`issue.changed` → channels).
+    pub notify: bool,
 }
 
 impl Services {
@@ -128,6 +138,7 @@ impl Services {
         ingest: true,
         analysis: true,
         api: true,
+        notify: true,
     };
 }
 
@@ -151,7 +162,17 @@ pub async fn start_services(
         jwt.clone(),
         StoreTokens::new(store.clone()),
     ));
-    let schema = postern_graphql::build_schema(store.clone(), Arc::new(jwt));
+    // Compiling the plugins is CPU work: once per process, off the executor. Analysis and
+    // the API (uploads, verifyIssueNow) share the one rule set.
+    let rules = tokio::task::spawn_blocking(|| RuleSet::builtin(RuleLimits::default()))
+        .await
+        .context("loading the rule plugins")??;
+    let rules = Arc::new(rules);
+    // One evaluator (one evaluation per domain at a time) for the API's verifyIssueNow, the
+    // consumer and the schedule.
+    let evaluator = Evaluator::new(store.clone(), rules);
+    let engine = Arc::new(AnalysisEngine::with_evaluator(evaluator.clone()));
+    let schema = postern_graphql::build_schema(store.clone(), Arc::new(jwt), engine);
     let wake = Arc::new(Notify::new());
     let ingestor = Ingestor::new(
         store.clone(),
@@ -165,6 +186,8 @@ pub async fn start_services(
         auth: auth.clone(),
         max_body_bytes: config.ingest.max_body_bytes,
     };
+    // The api's live issue feed; each subscriber may fall this many events behind.
+    let issue_feed = LiveFeed::new(1024);
     let listener = TcpListener::bind(config.http.listen)
         .with_context(|| format!("listening on {}", config.http.listen))?;
     let addr = listener.local_addr()?;
@@ -175,6 +198,7 @@ pub async fn start_services(
             schema,
             auth,
             intake,
+            issue_feed: issue_feed.clone(),
         },
         HttpSettings {
             graphql: services.api,
@@ -197,21 +221,49 @@ pub async fn start_services(
         Duration::from_secs(1),
         shutdown.clone(),
     )];
+    if services.api {
+        // Each api process tails `issue.changed` itself, so every process sees every event.
+        tasks.push(
+            issue_feed
+                .follow(
+                    bus.clone(),
+                    postern_bus::topics::ISSUE_CHANGED,
+                    shutdown.clone(),
+                )
+                .await
+                .context("following issue.changed for the live feed")?,
+        );
+    }
     let consumer = format!("{}-{}", hostname(), std::process::id());
     if services.analysis {
-        // Compiling the plugins is CPU work: once per process, off the executor.
-        let rules = tokio::task::spawn_blocking(|| RuleSet::builtin(RuleLimits::default()))
-            .await
-            .context("loading the rule plugins")??;
-        let rules = Arc::new(rules);
+        // Reports of a domain arriving together are evaluated once.
+        let (evaluator, debouncer) =
+            evaluator.with_debounce(config.analysis.evaluation_debounce(), shutdown.clone());
+        tasks.push(debouncer);
+        if let Some(every) = config.analysis.reevaluate_every() {
+            tasks.push(tokio::spawn(postern_analysis::run_schedule(
+                evaluator.clone(),
+                every,
+                shutdown.clone(),
+            )));
+        }
         let (store, bus, shutdown) = (store.clone(), bus.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move {
             if let Err(error) =
-                postern_analysis::run_consumer(store, bus, rules, consumer, shutdown).await
+                postern_analysis::run_consumer(store, bus, evaluator, consumer, shutdown).await
             {
                 tracing::error!(%error, "analysis consumer stopped");
             }
         }));
+    }
+    if services.notify {
+        tasks.extend(postern_notify::spawn(
+            store.clone(),
+            bus.clone(),
+            postern_notify::NotifySettings::from(&config.notify),
+            format!("{}-{}", hostname(), std::process::id()),
+            shutdown.clone(),
+        )?);
     }
     if services.analysis && config.analysis.reverse_dns {
         let resolver: Arc<dyn ReverseResolver> = Arc::new(HickoryReverse::new(
@@ -247,6 +299,7 @@ fn hostname() -> String {
 
 /// The `main` of a service binary that runs one service alone against PostgreSQL and Redis.
 pub async fn service_main(name: &str, services: Services) -> anyhow::Result<()> {
+    install_crypto_provider();
     let config = postern_config::load(
         std::env::var_os("POSTERN_CONFIG")
             .map(std::path::PathBuf::from)

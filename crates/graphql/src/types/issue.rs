@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::connection::{Conn, CountSource, connection, page_request};
 use crate::context::{tenant, to_id};
 use crate::error::ApiError;
-use crate::loader::client_by_id;
+use crate::loader::{client_by_id, domain_by_id};
 use crate::types::tenancy::{ClientNode, DomainNode};
 
 pub(crate) struct IssueNode(pub(crate) Issue);
@@ -198,7 +198,7 @@ impl IssueNode {
 
     /// The domain the issue is about.
     async fn domain(&self, ctx: &Context<'_>) -> Result<DomainNode, ApiError> {
-        Ok(DomainNode(tenant(ctx)?.domain(self.0.domain_id).await?))
+        Ok(DomainNode(domain_by_id(ctx, self.0.domain_id).await?))
     }
 
     /// The client that owns the domain.

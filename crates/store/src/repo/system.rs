@@ -7,7 +7,9 @@ mod auth;
 mod facts;
 mod ingest;
 mod issues;
+mod notify;
 mod outbox;
+mod plugins;
 mod writer;
 
 pub use writer::AggregateWriter;

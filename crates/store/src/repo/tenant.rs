@@ -10,6 +10,8 @@ mod aggregates;
 mod clients;
 mod domains;
 mod issues;
+mod notify;
+mod plugins;
 mod reports;
 
 pub(crate) use access::insert_user;

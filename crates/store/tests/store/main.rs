@@ -17,6 +17,7 @@ mod facts;
 mod ingest;
 mod issues;
 mod outbox;
+mod plugins;
 mod reports;
 mod row_security;
 mod throughput;

@@ -9,6 +9,7 @@ async fn main() -> anyhow::Result<()> {
             ingest: false,
             analysis: true,
             api: false,
+            notify: false,
         },
     )
     .await

@@ -9,6 +9,7 @@ async fn main() -> anyhow::Result<()> {
             ingest: false,
             analysis: false,
             api: true,
+            notify: false,
         },
     )
     .await

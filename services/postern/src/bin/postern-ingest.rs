@@ -9,6 +9,7 @@ async fn main() -> anyhow::Result<()> {
             ingest: true,
             analysis: false,
             api: false,
+            notify: false,
         },
     )
     .await

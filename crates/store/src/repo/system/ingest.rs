@@ -18,7 +18,7 @@ use postern_domain::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    QuerySelect,
+    QueryOrder, QuerySelect,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -99,6 +99,23 @@ impl SystemDb {
         let row = domain::Entity::find_by_id(id.as_uuid()).one(&txn).await?;
         txn.commit().await?;
         row.ok_or(StoreError::NotFound)?.try_into()
+    }
+
+    /// Up to `limit` domains of every tenant with ids after `after`, in id order: the
+    /// scheduled re-evaluation walks them page by page.
+    pub async fn domains_after(
+        &self,
+        after: Option<DomainId>,
+        limit: u64,
+    ) -> Result<Vec<Domain>, StoreError> {
+        let txn = self.read().await?;
+        let mut query = domain::Entity::find().order_by_asc(domain::Column::Id);
+        if let Some(after) = after {
+            query = query.filter(domain::Column::Id.gt(after.as_uuid()));
+        }
+        let rows = query.limit(limit).all(&txn).await?;
+        txn.commit().await?;
+        rows.into_iter().map(Domain::try_from).collect()
     }
 
     pub async fn domain_is_registered(&self, name: &str) -> Result<bool, StoreError> {
