@@ -3,9 +3,11 @@
 // Fixture helpers outside `#[test]` functions unwrap too: a failing fixture is a failing test.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use async_graphql::{BatchRequest, Request, Variables};
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
-use postern_auth::{JwtKeys, JwtSettings, hash_password};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use postern_auth::{JwtKeys, hash_password};
 use postern_bus::Envelope;
 use postern_bus::events::{DomainAdded, ReportIngested};
 use postern_domain::{
@@ -16,6 +18,7 @@ use postern_graphql::{PosternSchema, build_schema};
 use postern_store::{Client, DailySummary, Domain, OutboxEvent, Store};
 use serde_json::{Value, json};
 use std::sync::Arc;
+use support::engine;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -35,19 +38,8 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
-        store.migrate().await.unwrap();
-        let jwt = Arc::new(
-            JwtKeys::from_secret(
-                &[7u8; 32],
-                JwtSettings {
-                    issuer: "postern-test".into(),
-                    audience: "postern-api".into(),
-                    ttl: Duration::hours(1),
-                },
-            )
-            .unwrap(),
-        );
+        let store = support::store().await;
+        let jwt = support::jwt();
         let system = store.system();
         let msp_a = system.create_msp("Operator MSP", true).await.unwrap().id;
         let msp_b = system.create_msp("Other MSP", false).await.unwrap().id;
@@ -1087,17 +1079,4 @@ async fn an_api_token_principal_is_a_viewer_without_email() {
         json!({"kind": "API_TOKEN", "email": null, "role": "CLIENT_VIEWER", "client": {"id": world.b1.id.to_string()}}),
         "{response}"
     );
-}
-
-/// The real rule engine over `store`, its built-in plugins compiled once per test binary.
-fn engine(store: &Store) -> Arc<dyn postern_graphql::RuleEngine> {
-    static RULES: std::sync::OnceLock<Arc<postern_analysis::RuleSet>> = std::sync::OnceLock::new();
-    let rules = RULES
-        .get_or_init(|| {
-            Arc::new(
-                postern_analysis::RuleSet::builtin(postern_rules::RuleLimits::default()).unwrap(),
-            )
-        })
-        .clone();
-    Arc::new(postern_analysis::AnalysisEngine::new(store.clone(), rules))
 }

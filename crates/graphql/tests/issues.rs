@@ -5,9 +5,9 @@
 // Fixture helpers outside `#[test]` functions unwrap too: a failing fixture is a failing test.
 #![allow(clippy::unwrap_used)]
 
-use async_graphql::{BatchRequest, Request, Variables};
-use chrono::{Duration, TimeZone, Utc};
-use postern_auth::{JwtKeys, JwtSettings};
+mod support;
+
+use chrono::{TimeZone, Utc};
 use postern_domain::{
     ClientId, DnsRecordChange, DomainName, Evidence, Finding, FixStep, FixStepKind, MspId,
     Principal, PrincipalKind, Role, Severity, TenantScope, Verification,
@@ -15,7 +15,7 @@ use postern_domain::{
 use postern_graphql::{PosternSchema, build_schema};
 use postern_store::{Client, Domain, Store};
 use serde_json::{Value, json};
-use std::sync::Arc;
+use support::{engine, user};
 
 /// Two MSPs: A with clients A1 (two findings) and A2 (one), B with client B1 (one).
 struct World {
@@ -31,19 +31,8 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
-        store.migrate().await.unwrap();
-        let jwt = Arc::new(
-            JwtKeys::from_secret(
-                &[7u8; 32],
-                JwtSettings {
-                    issuer: "postern-test".into(),
-                    audience: "postern-api".into(),
-                    ttl: Duration::hours(1),
-                },
-            )
-            .unwrap(),
-        );
+        let store = support::store().await;
+        let jwt = support::jwt();
         let system = store.system();
         let msp_a = system.create_msp("Operator MSP", true).await.unwrap().id;
         let msp_b = system.create_msp("Other MSP", false).await.unwrap().id;
@@ -113,10 +102,7 @@ impl World {
     }
 
     async fn run(&self, query: &str, variables: Value, principal: Principal) -> Value {
-        let batch =
-            BatchRequest::Single(Request::new(query).variables(Variables::from_json(variables)));
-        let batch = postern_graphql::authorize(batch, &self.store, principal);
-        serde_json::to_value(self.schema.execute_batch(batch).await).unwrap()
+        support::run(&self.schema, &self.store, query, variables, principal).await
     }
 
     /// The id of A1's `code` issue, as the owner of A lists it.
@@ -144,25 +130,6 @@ async fn domain(store: &Store, client: &Client, name: &str) -> Domain {
         .await
         .unwrap()
         .0
-}
-
-async fn user(store: &Store, email: &str, scope: TenantScope) -> Principal {
-    let user = store
-        .system()
-        .create_user_with_membership(
-            email,
-            email,
-            "$argon2id$v=19$m=19456,t=2,p=1$not-used",
-            scope.msp,
-            scope.client_id(),
-            scope.role,
-        )
-        .await
-        .unwrap();
-    Principal {
-        kind: PrincipalKind::User(user.id),
-        scope,
-    }
 }
 
 fn finding(code: &str, severity: Severity) -> Finding {
@@ -723,17 +690,4 @@ async fn working_an_issue_writes_issue_changed_events_to_the_outbox() {
     );
     assert_eq!(event.code, "dmarc.policy_none");
     assert!(!event.actor_id.is_empty());
-}
-
-/// The real rule engine over `store`, its built-in plugins compiled once per test binary.
-fn engine(store: &Store) -> Arc<dyn postern_graphql::RuleEngine> {
-    static RULES: std::sync::OnceLock<Arc<postern_analysis::RuleSet>> = std::sync::OnceLock::new();
-    let rules = RULES
-        .get_or_init(|| {
-            Arc::new(
-                postern_analysis::RuleSet::builtin(postern_rules::RuleLimits::default()).unwrap(),
-            )
-        })
-        .clone();
-    Arc::new(postern_analysis::AnalysisEngine::new(store.clone(), rules))
 }

@@ -4,14 +4,13 @@
 // Fixture helpers outside `#[test]` functions unwrap too: a failing fixture is a failing test.
 #![allow(clippy::unwrap_used)]
 
-use async_graphql::{BatchRequest, Request, Variables};
-use chrono::Duration;
-use postern_auth::{JwtKeys, JwtSettings};
-use postern_domain::{Principal, PrincipalKind, Role, TenantScope};
+mod support;
+
+use postern_domain::{Principal, Role, TenantScope};
 use postern_graphql::{PosternSchema, build_schema};
 use postern_store::Store;
 use serde_json::{Value, json};
-use std::sync::Arc;
+use support::{engine, user};
 
 struct World {
     schema: PosternSchema,
@@ -23,19 +22,8 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
-        store.migrate().await.unwrap();
-        let jwt = Arc::new(
-            JwtKeys::from_secret(
-                &[7u8; 32],
-                JwtSettings {
-                    issuer: "postern-test".into(),
-                    audience: "postern-api".into(),
-                    ttl: Duration::hours(1),
-                },
-            )
-            .unwrap(),
-        );
+        let store = support::store().await;
+        let jwt = support::jwt();
         let msp_a = store.system().create_msp("MSP A", true).await.unwrap().id;
         let msp_b = store.system().create_msp("MSP B", false).await.unwrap().id;
         let admin_a = user(
@@ -66,42 +54,8 @@ impl World {
     }
 
     async fn run(&self, query: &str, variables: Value, principal: Principal) -> Value {
-        let batch =
-            BatchRequest::Single(Request::new(query).variables(Variables::from_json(variables)));
-        let batch = postern_graphql::authorize(batch, &self.store, principal);
-        serde_json::to_value(self.schema.execute_batch(batch).await).unwrap()
+        support::run(&self.schema, &self.store, query, variables, principal).await
     }
-}
-
-async fn user(store: &Store, email: &str, scope: TenantScope) -> Principal {
-    let user = store
-        .system()
-        .create_user_with_membership(
-            email,
-            email,
-            "$argon2id$v=19$m=19456,t=2,p=1$not-used",
-            scope.msp,
-            scope.client_id(),
-            scope.role,
-        )
-        .await
-        .unwrap();
-    Principal {
-        kind: PrincipalKind::User(user.id),
-        scope,
-    }
-}
-
-fn engine(store: &Store) -> Arc<dyn postern_graphql::RuleEngine> {
-    static RULES: std::sync::OnceLock<Arc<postern_analysis::RuleSet>> = std::sync::OnceLock::new();
-    let rules = RULES
-        .get_or_init(|| {
-            Arc::new(
-                postern_analysis::RuleSet::builtin(postern_rules::RuleLimits::default()).unwrap(),
-            )
-        })
-        .clone();
-    Arc::new(postern_analysis::AnalysisEngine::new(store.clone(), rules))
 }
 
 fn code(response: &Value) -> Option<&str> {

@@ -6,33 +6,24 @@
 // Fixture helpers outside `#[test]` functions unwrap too: a failing fixture is a failing test.
 #![allow(clippy::unwrap_used)]
 
-use async_graphql::{BatchRequest, Request, Variables};
+mod support;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{Duration, TimeZone, Utc};
-use postern_analysis::{AnalysisEngine, RuleSet};
-use postern_auth::{JwtKeys, JwtSettings};
+use chrono::{TimeZone, Utc};
 use postern_domain::{
-    DomainName, Finding, MspId, Principal, PrincipalKind, Role, Severity, TenantScope, Verification,
+    DomainName, Finding, MspId, Principal, Role, Severity, TenantScope, Verification,
 };
-use postern_graphql::{PosternSchema, RuleEngine, build_schema};
-use postern_rules::{RuleLimits, testing};
+use postern_graphql::{PosternSchema, build_schema};
+use postern_rules::testing;
 use postern_store::{Client, Domain, NewPluginFailure, Store};
 use serde_json::{Value, json};
-use std::sync::{Arc, OnceLock};
+use support::user;
 
 const UPLOAD: &str = "mutation($c: String!) { uploadRulePlugin(component: $c) { ruleId version builtin enabled sha256 size } }";
 const SWITCH: &str = "mutation($r: String!, $c: ID, $on: Boolean!) { a: enableRulePlugin(ruleId: $r, clientId: $c) @include(if: $on) { ruleId enabled } b: disableRulePlugin(ruleId: $r, clientId: $c) @skip(if: $on) { ruleId enabled } }";
 const RULES: &str =
     "query($c: ID) { rulePlugins(clientId: $c) { ruleId builtin enabled enabledByDefault } }";
-
-/// The built-in plugins, compiled once for every test of this binary.
-fn rules() -> Arc<RuleSet> {
-    static RULES: OnceLock<Arc<RuleSet>> = OnceLock::new();
-    RULES
-        .get_or_init(|| Arc::new(RuleSet::builtin(RuleLimits::default()).unwrap()))
-        .clone()
-}
 
 /// Two MSPs: A with clients A1 (one domain) and A2, B with client B1.
 struct World {
@@ -49,19 +40,8 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let store = Store::connect("sqlite::memory:", 1).await.unwrap();
-        store.migrate().await.unwrap();
-        let jwt = Arc::new(
-            JwtKeys::from_secret(
-                &[7u8; 32],
-                JwtSettings {
-                    issuer: "postern-test".into(),
-                    audience: "postern-api".into(),
-                    ttl: Duration::hours(1),
-                },
-            )
-            .unwrap(),
-        );
+        let store = support::store().await;
+        let jwt = support::jwt();
         let system = store.system();
         let msp_a = system.create_msp("A", true).await.unwrap().id;
         let msp_b = system.create_msp("B", false).await.unwrap().id;
@@ -87,7 +67,7 @@ impl World {
             .0;
         let owner_a = user(&store, "owner@a.example", owner_a_scope).await;
         let owner_b = user(&store, "owner@b.example", owner_b_scope).await;
-        let engine: Arc<dyn RuleEngine> = Arc::new(AnalysisEngine::new(store.clone(), rules()));
+        let engine = support::engine(&store);
         World {
             schema: build_schema(store.clone(), jwt, engine),
             store,
@@ -106,10 +86,7 @@ impl World {
     }
 
     async fn run(&self, query: &str, variables: Value, principal: Principal) -> Value {
-        let batch =
-            BatchRequest::Single(Request::new(query).variables(Variables::from_json(variables)));
-        let batch = postern_graphql::authorize(batch, &self.store, principal);
-        serde_json::to_value(self.schema.execute_batch(batch).await).unwrap()
+        support::run(&self.schema, &self.store, query, variables, principal).await
     }
 
     async fn upload(&self, bytes: &[u8], principal: Principal) -> Value {
@@ -133,25 +110,6 @@ impl World {
             .iter()
             .find(|r| r["ruleId"] == rule)
             .map(|r| r["enabled"].as_bool().unwrap())
-    }
-}
-
-async fn user(store: &Store, email: &str, scope: TenantScope) -> Principal {
-    let user = store
-        .system()
-        .create_user_with_membership(
-            email,
-            email,
-            "$argon2id$v=19$m=19456,t=2,p=1$not-used",
-            scope.msp,
-            scope.client_id(),
-            scope.role,
-        )
-        .await
-        .unwrap();
-    Principal {
-        kind: PrincipalKind::User(user.id),
-        scope,
     }
 }
 
