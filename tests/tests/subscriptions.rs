@@ -260,8 +260,8 @@ async fn issue_events_reach_each_tenant_and_nobody_else(backends: Backends) -> a
     let seen = staff
         .events_until("all", is_policy_none_of(&globex))
         .await?;
-    // Staff see every client's events: Globex's, and any other evaluation meanwhile (the
-    // scheduled walk at start-up may find acme.example without a policy yet).
+    // Staff see every client's events: Globex's, and whatever else is evaluated meanwhile
+    // (the scheduled walk at start-up runs beside the test).
     let globex_seen = seen.iter().filter(|e| e["clientId"] == globex).count();
     let opened = seen.last().unwrap();
     assert_eq!(

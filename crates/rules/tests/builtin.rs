@@ -129,6 +129,16 @@ fn no_published_policy_asks_for_a_dmarc_record() {
 }
 
 #[test]
+fn a_domain_without_any_report_yet_gets_no_dmarc_finding() {
+    let mut facts = clean("none");
+    facts.policy = None;
+    facts.dmarc = Default::default();
+    facts.sources.clear();
+    facts.tls = None;
+    assert_eq!(run("dmarc_policy", &facts), Vec::new());
+}
+
+#[test]
 fn clean_traffic_under_p_none_moves_to_quarantine_with_t_y() {
     let findings = run("dmarc_policy", &clean("none"));
     assert_eq!(findings.len(), 1);

@@ -29,7 +29,10 @@ impl Rule for DmarcPolicy {
 
     fn evaluate(facts: DomainFacts) -> Vec<Finding> {
         match &facts.policy {
-            None => vec![no_record(&facts)],
+            // Reports about the domain arrived and none named a policy: evidence. Without
+            // any report (a domain just added) there is nothing to go on yet: no finding.
+            None if facts.dmarc.messages > 0 || facts.tls.is_some() => vec![no_record(&facts)],
+            None => Vec::new(),
             Some(policy) => rollout(&facts, policy).into_iter().collect(),
         }
     }
