@@ -15,7 +15,6 @@ use std::sync::Arc;
 /// an on-demand evaluation waits for one of the same domain already running.
 pub struct AnalysisEngine {
     evaluator: Evaluator,
-    rules: Arc<RuleSet>,
 }
 
 impl AnalysisEngine {
@@ -27,15 +26,14 @@ impl AnalysisEngine {
     /// An engine evaluating through `evaluator` (a clone of the analysis service's, so
     /// evaluations of one domain never overlap within the process).
     pub fn with_evaluator(evaluator: Evaluator) -> Self {
-        let rules = evaluator.rules().clone();
-        Self { evaluator, rules }
+        Self { evaluator }
     }
 }
 
 #[async_trait]
 impl RuleEngine for AnalysisEngine {
     async fn inspect(&self, component: Vec<u8>) -> Result<PluginDescription, String> {
-        let rules = self.rules.clone();
+        let rules = self.evaluator.rules().clone();
         let plugin = tokio::task::spawn_blocking(move || rules.inspect(&component))
             .await
             .map_err(|e| format!("the compilation task failed: {e}"))?
@@ -44,7 +42,8 @@ impl RuleEngine for AnalysisEngine {
     }
 
     fn builtin_rules(&self) -> Vec<PluginDescription> {
-        self.rules
+        self.evaluator
+            .rules()
             .plugins()
             .iter()
             .map(|p| description(p.info(), p.sha256_hex()))
