@@ -4,6 +4,7 @@
 //! built-in plugin through the WebAssembly host and compiled natively). See the README's
 //! "Benchmark" section.
 
+mod posture;
 mod rules;
 
 use anyhow::{Context, bail};
@@ -58,6 +59,10 @@ enum BenchCommand {
     /// Rule evaluation throughput: every built-in plugin over generated domains, through the
     /// WebAssembly host and compiled natively (the other flags do not apply).
     Rules(rules::RulesArgs),
+    /// Posture checks: generated domains on a loopback DNS server, full checks per second
+    /// and DNS queries per domain, beside checkdmarc on a sample (the other flags do not
+    /// apply).
+    Posture(posture::PostureArgs),
     /// (internal) parse one file in a fresh process and report its peak memory.
     ParseFile { path: PathBuf },
 }
@@ -324,6 +329,9 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(BenchCommand::Rules(args)) = &cli.command {
         return rules::run(args);
+    }
+    if let Some(BenchCommand::Posture(args)) = &cli.command {
+        return posture::run(args);
     }
     if let Some(BenchCommand::ParseFile { path }) = cli.command {
         let bytes = std::fs::read(&path)?;

@@ -17,6 +17,9 @@ mod m20261129_000005_row_security;
 mod m20261129_000006_issues;
 mod m20261129_000007_rule_plugins;
 mod m20261129_000008_notifications;
+mod m20261129_000009_bounces;
+mod m20261129_000010_blocklists;
+mod m20261129_000011_dns_posture;
 mod schema;
 
 /// The migrations of Postern, in order.
@@ -34,6 +37,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_issues::Migration),
             Box::new(m20261129_000007_rule_plugins::Migration),
             Box::new(m20261129_000008_notifications::Migration),
+            Box::new(m20261129_000009_bounces::Migration),
+            Box::new(m20261129_000010_blocklists::Migration),
+            Box::new(m20261129_000011_dns_posture::Migration),
         ]
     }
 }
@@ -42,4 +48,6 @@ pub use m20261129_000005_row_security::{APP_ROLE, TENANT_TABLES};
 pub use m20261129_000006_issues::ISSUE_TENANT_TABLES;
 pub use m20261129_000007_rule_plugins::PLUGIN_TENANT_TABLES;
 pub use m20261129_000008_notifications::NOTIFY_TENANT_TABLES;
+pub use m20261129_000009_bounces::BOUNCE_TENANT_TABLES;
+pub use m20261129_000010_blocklists::BLOCKLIST_TENANT_TABLES;
 pub use sea_orm_migration::MigratorTrait;

@@ -127,6 +127,29 @@ pub(crate) fn policy_expression(client_col: &str) -> String {
     )
 }
 
+/// On PostgreSQL: grants the app role DML on each `(table, client column)` and isolates its
+/// rows per tenant with the `tenant_isolation` policy, enabled and forced. A no-op on SQLite.
+pub(crate) async fn isolate_tenant_tables(
+    manager: &SchemaManager<'_>,
+    tables: &[(&str, &str)],
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let db = manager.get_connection();
+    for (table, client_col) in tables {
+        let visible = policy_expression(client_col);
+        db.execute_unprepared(&format!(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE};
+             ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+             ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+             CREATE POLICY tenant_isolation ON {table} USING ({visible}) WITH CHECK ({visible})"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,17 @@ impl App {
                 data.path().display().to_string(),
             ),
             ("POSTERN__HTTP__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            // No DNS posture checks of the test domains against the machine's resolvers
+            // (a test that wants them points analysis.nameservers at a loopback server).
+            (
+                "POSTERN__ANALYSIS__DNS_POSTURE".to_owned(),
+                "false".to_owned(),
+            ),
+            // Nor blocklist queries to the real lists.
+            (
+                "POSTERN__ANALYSIS__BLOCKLISTS".to_owned(),
+                "false".to_owned(),
+            ),
         ];
         if backends == Backends::PostgresRedis {
             // Migrate as the owner, then run the services as the non-superuser role the

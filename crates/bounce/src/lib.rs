@@ -13,6 +13,8 @@
 mod bounce;
 mod classify;
 mod dsn;
+mod esp;
+mod event;
 mod mbox;
 mod message;
 mod normalize;
@@ -21,6 +23,11 @@ mod smtp;
 mod text;
 
 pub use bounce::{Bounce, BounceError, Limits, Reason};
+pub use esp::{
+    Esp, EspError, EspPayload, SnsMessage, parse_mailgun, parse_postmark, parse_sendgrid,
+    parse_ses, verify_mailgun, verify_sendgrid,
+};
+pub use event::{DeliveryEvent, DeliveryKind};
 pub use mbox::{looks_like_mbox, split_mbox};
 
 /// Parses one message and returns one [`Bounce`] per recipient it reports on, or an
@@ -47,4 +54,36 @@ pub fn classify_file(bytes: &[u8]) -> Vec<Result<Vec<Bounce>, BounceError>> {
 /// [`classify_message`] with explicit limits.
 pub fn classify_message_with(bytes: &[u8], limits: &Limits) -> Result<Vec<Bounce>, BounceError> {
     message::classify(bytes, limits)
+}
+
+/// Classifies one SMTP failure given without a bounce message (an MTA log line, an ESP
+/// event): the enhanced status (`5.1.1`), the reply code (550), the remote server's text, the
+/// failed command (`RCPT`, `DATA`, ...) and the recipient's domain. Returns the reason and
+/// whether the bounce is hard. The same classifier as [`classify_message`].
+pub fn classify_reply(
+    status: Option<&str>,
+    reply_code: Option<u16>,
+    diagnostic: &str,
+    command: Option<&str>,
+    recipient_domain: &str,
+) -> (Reason, bool) {
+    let temporary = status.map_or_else(
+        || reply_code.is_some_and(|c| (400..500).contains(&c)),
+        |s| s.starts_with('4'),
+    );
+    let reason = classify::reason(&classify::Evidence {
+        status,
+        diagnostic,
+        diagnostic_type: Some("smtp"),
+        action: Some(if temporary { "delayed" } else { "failed" }),
+        command,
+        remote_host: None,
+        recipient_domain,
+        vague: false,
+    });
+    let permanent = status.map_or_else(
+        || reply_code.is_some_and(|c| c >= 500),
+        |s| s.starts_with('5'),
+    );
+    (reason, reason.is_hard(permanent))
 }

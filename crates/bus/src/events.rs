@@ -7,7 +7,9 @@ use postern_domain::{ClientId, DomainId, IssueId, IssueState, MspId, Severity, U
 use crate::envelope::Envelope;
 use crate::topics;
 
-pub use crate::wire::{DomainAdded, DomainRemoved, IssueChanged, ReportIngested};
+pub use crate::wire::{
+    BlocklistChanged, BouncesReceived, DomainAdded, DomainRemoved, IssueChanged, ReportIngested,
+};
 
 /// One entry of an issue's history, as the `issue.changed` event tells it. Both the
 /// analysis service (opened, updated, verified_resolved, reopened) and the GraphQL workflow

@@ -8,3 +8,9 @@ pub const DOMAIN_ADDED: &str = "domain.added";
 pub const DOMAIN_REMOVED: &str = "domain.removed";
 /// An issue changed (one event per history entry); payload [`crate::events::IssueChanged`].
 pub const ISSUE_CHANGED: &str = "issue.changed";
+/// Bounces or delivery events were stored; payload [`crate::events::BouncesReceived`].
+pub const BOUNCES_RECEIVED: &str = "bounces.received";
+/// A blocklist started listing a watched target; payload [`crate::events::BlocklistChanged`].
+pub const BLOCKLIST_LISTED: &str = "blocklist.listed";
+/// A blocklist stopped listing a watched target; payload [`crate::events::BlocklistChanged`].
+pub const BLOCKLIST_DELISTED: &str = "blocklist.delisted";

@@ -95,6 +95,10 @@ pub struct IngestConfig {
     pub max_nesting: usize,
     /// Most records accepted in one report. Default 2,000,000.
     pub max_records_per_report: usize,
+    /// `[ingest.smtp]`: the SMTP listener (off unless `listen` is set).
+    pub smtp: crate::smtp::SmtpIntakeConfig,
+    /// `[ingest.esp]`: signature checks of the ESP webhooks.
+    pub esp: crate::esp::EspConfig,
 }
 
 /// `[analysis]`
@@ -116,6 +120,25 @@ pub struct AnalysisConfig {
     /// After a report, how long (milliseconds) analysis waits for more reports of the same
     /// domain before evaluating its rules once for all of them. Default 500.
     pub evaluation_debounce_ms: u64,
+    /// Check client domains' DNS posture (when added, on the schedule below and on demand
+    /// with `checkDomainNow`) through `nameservers`. Default true.
+    pub dns_posture: bool,
+    /// Seconds between DNS posture checks of each domain (SPF, DMARC, DKIM, MTA-STS,
+    /// TLS-RPT, BIMI, MX); each domain keeps its own offset within ±10 %. 0 turns the
+    /// schedule off (domains are still checked when added and on demand). Default 21600.
+    pub posture_every_secs: u64,
+    /// Seconds between looks for domains whose posture check is due. Default 60.
+    pub posture_tick_secs: u64,
+    /// Check client domains, their DMARC sending sources and the clients' configured
+    /// targets against the blocklist catalogue (on the schedule below and on demand with
+    /// `checkBlocklistsNow`) through `nameservers`. Default true.
+    pub blocklists: bool,
+    /// Seconds between blocklist checks of every MSP (±10 %). 0 turns the schedule off.
+    /// Default 3600.
+    pub blocklist_every_secs: u64,
+    /// A DMARC sending source is checked when it sent at least this many messages for a
+    /// domain over the last 7 days. Default 100.
+    pub blocklist_source_min_messages: u64,
 }
 
 /// `[telemetry]`
@@ -205,6 +228,8 @@ impl Default for IngestConfig {
             max_archive_entries: 64,
             max_nesting: 4,
             max_records_per_report: 2_000_000,
+            smtp: crate::smtp::SmtpIntakeConfig::default(),
+            esp: crate::esp::EspConfig::default(),
         }
     }
 }
@@ -218,6 +243,12 @@ impl Default for AnalysisConfig {
             nameservers: Vec::new(),
             reevaluate_every_secs: 3600,
             evaluation_debounce_ms: 500,
+            dns_posture: true,
+            posture_every_secs: 21_600,
+            posture_tick_secs: 60,
+            blocklists: true,
+            blocklist_every_secs: 3600,
+            blocklist_source_min_messages: 100,
         }
     }
 }
@@ -366,6 +397,8 @@ impl Config {
             "must be an http:// or https:// URL",
         )?;
         self.notify.validate()?;
+        self.ingest.smtp.validate()?;
+        self.ingest.esp.validate()?;
         Ok(())
     }
 }
@@ -391,6 +424,21 @@ impl AnalysisConfig {
     /// How long evaluation waits for more reports of a domain.
     pub fn evaluation_debounce(&self) -> Duration {
         Duration::from_millis(self.evaluation_debounce_ms)
+    }
+
+    /// The period of each domain's DNS posture checks; `None` when the schedule is off.
+    pub fn posture_every(&self) -> Option<Duration> {
+        (self.posture_every_secs > 0).then(|| Duration::from_secs(self.posture_every_secs))
+    }
+
+    /// How often the posture schedule looks for due domains (at least one second).
+    pub fn posture_tick(&self) -> Duration {
+        Duration::from_secs(self.posture_tick_secs.max(1))
+    }
+
+    /// The period of blocklist checks; `None` when the schedule is off.
+    pub fn blocklist_every(&self) -> Option<Duration> {
+        (self.blocklist_every_secs > 0).then(|| Duration::from_secs(self.blocklist_every_secs))
     }
 }
 

@@ -9,8 +9,10 @@
 mod config;
 mod env;
 mod error;
+mod esp;
 mod notify;
 mod secret;
+mod smtp;
 
 pub use config::{
     AnalysisConfig, AuthConfig, BusConfig, Config, DatabaseConfig, HttpConfig, IngestConfig,
@@ -18,5 +20,7 @@ pub use config::{
 };
 pub use env::ENV_PREFIX;
 pub use error::ConfigError;
+pub use esp::EspConfig;
 pub use notify::{NotifyConfig, SmtpTlsMode};
 pub use secret::Secret;
+pub use smtp::SmtpIntakeConfig;

@@ -41,6 +41,10 @@ pub struct NotifyConfig {
     pub http_timeout_secs: u64,
     /// Deliveries in flight at once. Default 16.
     pub concurrency: usize,
+    /// Let webhook, Slack and Teams deliveries reach loopback, private and other
+    /// non-public addresses (a receiver inside the installation's own network). Default
+    /// false: such targets fail with the reason.
+    pub allow_private_targets: bool,
 }
 
 /// How the SMTP connection is protected.
@@ -70,6 +74,7 @@ impl Default for NotifyConfig {
             digest_hour: 8,
             http_timeout_secs: 10,
             concurrency: 16,
+            allow_private_targets: false,
         }
     }
 }

@@ -18,9 +18,13 @@
 mod error;
 mod hickory;
 mod lookup;
+mod public;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod zone;
 
 pub use error::DnsError;
 pub use hickory::{HickoryResolver, ResolverSettings, parse_nameserver};
 pub use lookup::{Lookup, Mx, Record, RecordType, Resolver, Txt, reverse_name};
+pub use public::is_public;
 pub use zone::{ZoneEntry, ZoneResolver};

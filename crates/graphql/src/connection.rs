@@ -94,6 +94,10 @@ pub(crate) enum CountSource {
     NotificationDeliveries(postern_store::notify::DeliveryFilter),
     /// `TenantDb::count_plugin_failures` with the list's filter.
     PluginFailures(PluginFailureFilter),
+    /// `TenantDb::count_bounces` with the list's filter.
+    Bounces(postern_store::BounceFilter),
+    /// `TenantDb::count_suppressions` with the list's filter.
+    Suppressions(postern_store::SuppressionFilter),
 }
 
 impl CursorType for IdCursor {
@@ -157,6 +161,8 @@ impl<N: Node> Conn<N> {
                 db.count_notify_deliveries(filter).await?
             }
             CountSource::PluginFailures(filter) => db.count_plugin_failures(filter).await?,
+            CountSource::Bounces(filter) => db.count_bounces(filter).await?,
+            CountSource::Suppressions(filter) => db.count_suppressions(filter).await?,
         };
         Ok(count)
     }

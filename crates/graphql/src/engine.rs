@@ -3,7 +3,7 @@
 //! implements [`RuleEngine`] over its plugin host; [`crate::build_schema`] takes one.
 
 use async_trait::async_trait;
-use postern_domain::DomainId;
+use postern_domain::{ClientId, DomainId};
 
 /// What a rule plugin says about itself, and the hash of its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,4 +33,21 @@ pub trait RuleEngine: Send + Sync {
     /// Evaluates `domain`'s enabled rules now and reconciles its issues (whoever owns it:
     /// the caller checks the tenant first).
     async fn evaluate_domain(&self, domain: DomainId) -> Result<(), String>;
+
+    /// Runs the DNS posture checks of `domain` now, stores the snapshot and evaluates its
+    /// rules (whoever owns it: the caller checks the tenant first). `Err` with the reason
+    /// when the process has no posture checker.
+    async fn check_domain_dns(&self, domain: DomainId) -> Result<(), String> {
+        let _ = domain;
+        Err("DNS posture checks do not run in this process".to_owned())
+    }
+
+    /// Checks `client`'s blocklist targets (configured, its domains, their DMARC sources)
+    /// now, records the verdicts and evaluates its domains' rules when a listing changed
+    /// (whoever owns it: the caller checks the tenant first). `Err` with the reason when the
+    /// process has no blocklist checker.
+    async fn check_blocklists(&self, client: ClientId) -> Result<(), String> {
+        let _ = client;
+        Err("blocklist checks do not run in this process".to_owned())
+    }
 }

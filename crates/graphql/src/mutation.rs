@@ -1,6 +1,8 @@
 //! The root mutation type, merged from one object per mutation group.
 
 mod access;
+mod blocklist;
+mod bounces;
 mod clients;
 mod domains;
 mod issues;
@@ -20,9 +22,11 @@ pub struct Mutation(
     clients::ClientMutation,
     domains::DomainMutation,
     access::AccessMutation,
+    bounces::BounceMutation,
     issues::IssueMutation,
     notify::NotifyMutation,
     plugins::PluginMutation,
+    blocklist::BlocklistMutation,
 );
 
 /// Longest name (client, user, token) accepted, in characters.

@@ -1,6 +1,8 @@
 //! The root query type, merged from one object per area.
 
 mod access;
+mod blocklist;
+mod bounces;
 mod issues;
 mod notify;
 mod plugins;
@@ -18,7 +20,9 @@ pub struct Query(
     tenancy::TenancyQuery,
     reports::ReportQuery,
     access::AccessQuery,
+    bounces::BounceQuery,
     issues::IssueQuery,
     notify::NotifyQuery,
     plugins::PluginQuery,
+    blocklist::BlocklistQuery,
 );

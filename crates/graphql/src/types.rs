@@ -2,10 +2,13 @@
 //! the doc comments are the API documentation.
 
 pub(crate) mod access;
+pub(crate) mod blocklist;
+pub(crate) mod bounces;
 pub(crate) mod enums;
 pub(crate) mod issue;
 pub(crate) mod notify;
 pub(crate) mod plugin;
+pub(crate) mod posture;
 pub(crate) mod rejection;
 pub(crate) mod report;
 pub(crate) mod tenancy;
@@ -23,4 +26,6 @@ crate::connection::node_names!(
     notify::NotificationChannelNode => "NotificationChannel",
     notify::NotificationDeliveryNode => "NotificationDelivery",
     plugin::PluginFailureNode => "PluginFailure",
+    bounces::BounceNode => "Bounce",
+    bounces::SuppressionNode => "Suppression",
 );

@@ -24,6 +24,7 @@ mod detect;
 mod email;
 mod failure;
 mod limits;
+pub mod posture;
 mod rejection;
 mod sink;
 pub mod spf;

@@ -19,10 +19,12 @@ pub enum LoadError {
         .0.join(", ")
     )]
     Imports(Vec<String>),
-    /// The component exports the rule interface of another WIT version.
+    /// The component exports the rule interface of a WIT version the host does not run
+    /// (it runs 0.2.0, the SDK's, and 0.1.0).
     #[error(
         "the plugin was built against postern:rules@{found}, this host implements \
-         postern:rules@{expected}; rebuild it with the matching sdk"
+         postern:rules@{expected} (and still runs plugins built for 0.1.0); rebuild it with \
+         the matching sdk"
     )]
     WitVersion { found: String, expected: String },
     /// The component does not export `postern:rules/plugin` at all.

@@ -1,49 +1,51 @@
-//! The sandbox: one engine per process, components compiled once and cached by content
-//! hash, a fresh store with a memory cap per evaluation (or per batch of evaluations), and
-//! fuel and a deadline per call.
+//! The sandbox: an engine per memory cap with a pool of instance slots, components compiled
+//! once and cached by content hash, a fresh store with a memory cap per evaluation (or per
+//! batch of evaluations), and fuel and a deadline per call. Components of both WIT versions
+//! the host knows (`postern:rules@0.1.0` and `@0.2.0`) load; each gets the facts in its
+//! version's shape.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
-use std::thread;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use postern_domain::{
-    DnsRecordChange, Evidence, Finding, FixStep, FixStepKind, Severity, Verification,
-};
+use postern_domain::Finding;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
+use wasmtime::{Engine, Store, Trap};
 
-use crate::WIT_VERSION;
+use crate::engine::{Pooled, TICK, engine};
 use crate::error::{FailureReason, LoadError, PluginFailure};
 use crate::facts::DomainFacts;
 use crate::limits::RuleLimits;
 use crate::precompiled::PrecompiledDir;
-use crate::wit::{Rule, RulePre, types as w};
+use crate::session::{CallState, Limits, MemoryCap, Pre, Prepared, Session};
+use crate::wit::{v1, v2};
+use crate::{SUPPORTED_WIT_VERSIONS, WIT_VERSION};
 
-/// How often the epoch ticker advances the engine's epoch (the deadline's resolution).
-const TICK: Duration = Duration::from_millis(5);
 /// The export every rule plugin has, without its version.
 const EXPORT: &str = "postern:rules/plugin";
 
 /// Runs rule plugins under [`RuleLimits`]. Cheap to share behind an `Arc`; every method
 /// takes `&self`.
 pub struct PluginHost {
-    engine: Engine,
+    pooled: Pooled,
     limits: RuleLimits,
     linker: Linker<CallState>,
     compiled: Mutex<HashMap<[u8; 32], LoadedPlugin>>,
     precompiled: Option<PrecompiledDir>,
 }
 
-/// A plugin ready to run: compiled, checked against the world, pre-instantiated.
+/// A plugin ready to run: compiled, checked against the world of its WIT version,
+/// pre-instantiated.
 #[derive(Clone)]
 pub struct LoadedPlugin {
     sha256: [u8; 32],
     info: RuleInfo,
-    pre: RulePre<CallState>,
+    wit_version: &'static str,
+    engine: Engine,
+    pre: Pre,
 }
 
 /// What a plugin says about itself (its `describe`).
@@ -56,37 +58,8 @@ pub struct RuleInfo {
     pub reads: Vec<String>,
 }
 
-/// A store with one instance of a plugin, for one evaluation or a batch of them.
-struct Session {
-    store: Store<CallState>,
-    rule: Rule,
-}
-
-impl Session {
-    /// One call under the limits: full fuel, a fresh deadline.
-    fn call<T>(
-        &mut self,
-        host: &PluginHost,
-        f: impl FnOnce(&Rule, &mut Store<CallState>) -> wasmtime::Result<T>,
-    ) -> Result<T, FailureReason> {
-        host.arm(&mut self.store)?;
-        self.store.data_mut().limiter.hit = false;
-        f(&self.rule, &mut self.store)
-            .map_err(|error| host.classify(&error, self.store.data().limiter.hit))
-    }
-}
-
-/// What one store carries: the memory limiter of its instance.
-struct CallState {
-    limiter: MemoryCap,
-}
-
-/// Caps linear memory and remembers that a plugin hit the cap, so the trap that follows a
-/// refused `memory.grow` is reported as what it is.
-struct MemoryCap {
-    limit_bytes: usize,
-    hit: bool,
-}
+/// The result of one plugin over one domain.
+pub type Evaluated = Result<Vec<Finding>, PluginFailure>;
 
 impl LoadedPlugin {
     /// What the plugin said about itself when it was loaded.
@@ -98,6 +71,18 @@ impl LoadedPlugin {
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha256)
     }
+
+    /// The `postern:rules` version the plugin was built against (`0.1.0` or `0.2.0`).
+    pub fn wit_version(&self) -> &'static str {
+        self.wit_version
+    }
+
+    fn fail(&self, reason: FailureReason) -> PluginFailure {
+        PluginFailure {
+            rule_id: self.info.id.clone(),
+            reason,
+        }
+    }
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -105,43 +90,20 @@ impl std::fmt::Debug for LoadedPlugin {
         f.debug_struct("LoadedPlugin")
             .field("sha256", &self.sha256_hex())
             .field("info", &self.info)
+            .field("wit_version", &self.wit_version)
             .finish_non_exhaustive()
     }
 }
 
-impl ResourceLimiter for MemoryCap {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.limit_bytes {
-            self.hit = true;
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
-    }
-}
-
 impl PluginHost {
-    /// A host applying `limits` to every call. Starts the process-wide engine (and its epoch
-    /// ticker thread) on first use.
+    /// A host applying `limits` to every call. Starts the process-wide engine for
+    /// `limits.memory_bytes` (and its epoch ticker thread) on first use.
     pub fn new(limits: RuleLimits) -> Result<Self, LoadError> {
-        let engine = engine()?;
+        let pooled = engine(limits.memory_bytes)?;
         // Empty on purpose: a plugin gets nothing from the host but its arguments.
-        let linker = Linker::new(&engine);
+        let linker = Linker::new(&pooled.engine);
         Ok(Self {
-            engine,
+            pooled,
             limits,
             linker,
             compiled: Mutex::new(HashMap::new()),
@@ -152,7 +114,7 @@ impl PluginHost {
     /// Keeps wasmtime's precompiled form of every component loaded in `dir` (created when
     /// needed), so that a restart loads plugins without compiling them again.
     pub fn with_precompiled_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.precompiled = Some(PrecompiledDir::new(dir.into(), &self.engine));
+        self.precompiled = Some(PrecompiledDir::new(dir.into(), &self.pooled.engine));
         self
     }
 
@@ -169,17 +131,28 @@ impl PluginHost {
             return Ok(plugin.clone());
         }
         let (component, from_disk) = self.compile(bytes, &sha256)?;
-        check_world(&self.engine, &component)?;
+        let wit_version = check_world(&self.pooled.engine, &component)?;
+        let incompatible = |e: wasmtime::Error| LoadError::Incompatible(format!("{e:#}"));
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .and_then(RulePre::new)
-            .map_err(|e| LoadError::Incompatible(format!("{e:#}")))?;
+            .map_err(incompatible)?;
+        let pre = if wit_version == "0.1.0" {
+            Pre::V1(v1::RulePre::new(pre).map_err(incompatible)?)
+        } else {
+            Pre::V2(v2::RulePre::new(pre).map_err(incompatible)?)
+        };
         let info = self.describe(&pre)?;
         if let (Some(dir), false) = (&self.precompiled, from_disk) {
             dir.store(&sha256, &component);
         }
-        let plugin = LoadedPlugin { sha256, info, pre };
+        let plugin = LoadedPlugin {
+            sha256,
+            info,
+            wit_version,
+            engine: self.pooled.engine.clone(),
+            pre,
+        };
         self.cache().insert(sha256, plugin.clone());
         Ok(plugin)
     }
@@ -187,13 +160,21 @@ impl PluginHost {
     /// Runs the plugin over one domain's facts in a fresh store. Any way the plugin can fail
     /// (trap, fuel, deadline, memory, oversized or invalid output) is a [`PluginFailure`];
     /// the host is unaffected.
-    pub fn evaluate(
-        &self,
-        plugin: &LoadedPlugin,
-        facts: &DomainFacts,
-    ) -> Result<Vec<Finding>, PluginFailure> {
+    pub fn evaluate(&self, plugin: &LoadedPlugin, facts: &DomainFacts) -> Evaluated {
         let mut session = None;
-        self.evaluate_in(&mut session, plugin, facts)
+        self.evaluate_in(&mut session, plugin, &Prepared::new(facts))
+    }
+
+    /// Runs every plugin of `plugins` over one domain's facts, each in a fresh store and
+    /// instance exactly as [`evaluate`](Self::evaluate) would, one result per plugin in
+    /// order. The facts are converted to the plugins' WIT types once (per WIT version) for
+    /// the whole set rather than once per plugin. One plugin's failure never fails another.
+    pub fn evaluate_set(&self, plugins: &[LoadedPlugin], facts: &DomainFacts) -> Vec<Evaluated> {
+        let prepared = Prepared::new(facts);
+        plugins
+            .iter()
+            .map(|plugin| self.evaluate_in(&mut None, plugin, &prepared))
+            .collect()
     }
 
     /// Runs the plugin over several domains' facts, one result per domain in order, reusing
@@ -207,13 +188,39 @@ impl PluginHost {
     /// domains is retried once in a fresh instance, so memory a plugin kept from earlier calls
     /// is not held against it. Because an instance may keep state between the calls of a
     /// batch, only batch domains whose facts the plugin may see together (one tenant's).
-    pub fn evaluate_batch(
+    pub fn evaluate_batch(&self, plugin: &LoadedPlugin, facts: &[DomainFacts]) -> Vec<Evaluated> {
+        let prepared: Vec<Prepared<'_>> = facts.iter().map(Prepared::new).collect();
+        self.batch_of(plugin, &prepared)
+    }
+
+    /// [`evaluate_batch`](Self::evaluate_batch) for a set of plugins: `result[d][p]` is
+    /// plugin `p` over domain `d`. Each domain's facts are converted to the plugins' WIT
+    /// types once for all plugins; each plugin gets one instance for the batch, with the
+    /// same failure and memory handling as `evaluate_batch`, and the same caution: one
+    /// tenant's domains only.
+    pub fn evaluate_set_batch(
         &self,
-        plugin: &LoadedPlugin,
+        plugins: &[LoadedPlugin],
         facts: &[DomainFacts],
-    ) -> Vec<Result<Vec<Finding>, PluginFailure>> {
+    ) -> Vec<Vec<Evaluated>> {
+        let prepared: Vec<Prepared<'_>> = facts.iter().map(Prepared::new).collect();
+        let mut results: Vec<Vec<Evaluated>> = facts
+            .iter()
+            .map(|_| Vec::with_capacity(plugins.len()))
+            .collect();
+        // Plugin by plugin, so a thread holds one instance at a time (see `Slots`).
+        for plugin in plugins {
+            for (domain, result) in results.iter_mut().zip(self.batch_of(plugin, &prepared)) {
+                domain.push(result);
+            }
+        }
+        results
+    }
+
+    /// `plugin` over `prepared` in one instance (see [`evaluate_batch`](Self::evaluate_batch)).
+    fn batch_of(&self, plugin: &LoadedPlugin, prepared: &[Prepared<'_>]) -> Vec<Evaluated> {
         let mut session = None;
-        facts
+        prepared
             .iter()
             .map(|facts| {
                 let reused = session.is_some();
@@ -234,54 +241,52 @@ impl PluginHost {
         &self,
         session: &mut Option<Session>,
         plugin: &LoadedPlugin,
-        facts: &DomainFacts,
-    ) -> Result<Vec<Finding>, PluginFailure> {
-        let fail = |reason| PluginFailure {
-            rule_id: plugin.info.id.clone(),
-            reason,
-        };
+        facts: &Prepared<'_>,
+    ) -> Evaluated {
         let live = match session {
             Some(live) => live,
-            None => match self.session(&plugin.pre) {
-                Ok(fresh) => session.insert(fresh),
-                Err(reason) => return Err(fail(reason)),
-            },
+            None => {
+                if !Engine::same(&plugin.engine, &self.pooled.engine) {
+                    return Err(plugin.fail(FailureReason::Host(
+                        "the plugin was loaded by a host with another memory cap".to_owned(),
+                    )));
+                }
+                match self.session(&plugin.pre) {
+                    Ok(fresh) => session.insert(fresh),
+                    Err(reason) => return Err(plugin.fail(reason)),
+                }
+            }
         };
-        let findings = live
-            .call(self, |rule, store| {
-                rule.postern_rules_plugin()
-                    .call_evaluate(store, &facts.to_wit())
-            })
-            .map_err(|reason| {
+        live.evaluate(self, facts).map_err(|reason| {
+            if !matches!(
+                reason,
+                FailureReason::OutputTooLarge { .. } | FailureReason::InvalidCode(_)
+            ) {
                 *session = None;
-                fail(reason)
-            })?;
-        self.check_output(&findings).map_err(fail)?;
-        findings
-            .into_iter()
-            .map(|f| to_domain(f).map_err(fail))
-            .collect()
+            }
+            plugin.fail(reason)
+        })
     }
 
     /// The component from the precompiled folder (`true`) or freshly compiled (`false`).
     fn compile(&self, bytes: &[u8], sha256: &[u8; 32]) -> Result<(Component, bool), LoadError> {
+        let engine = &self.pooled.engine;
         if let Some(component) = self
             .precompiled
             .as_ref()
-            .and_then(|dir| dir.load(&self.engine, sha256))
+            .and_then(|dir| dir.load(engine, sha256))
         {
             return Ok((component, true));
         }
-        Component::new(&self.engine, bytes)
+        Component::new(engine, bytes)
             .map(|component| (component, false))
             .map_err(|e| LoadError::Compile(format!("{e:#}")))
     }
 
-    fn describe(&self, pre: &RulePre<CallState>) -> Result<RuleInfo, LoadError> {
+    fn describe(&self, pre: &Pre) -> Result<RuleInfo, LoadError> {
         let info = self
-            .call(pre, |rule, store| {
-                rule.postern_rules_plugin().call_describe(store)
-            })
+            .session(pre)
+            .and_then(|mut session| session.describe(self))
             .map_err(LoadError::Describe)?;
         let size = info.id.len() + info.version.len() + info.title.len();
         if size > 4096 || info.reads.len() > 64 {
@@ -303,19 +308,12 @@ impl PluginHost {
         })
     }
 
-    /// One call in a fresh store under the limits.
-    fn call<T>(
-        &self,
-        pre: &RulePre<CallState>,
-        f: impl FnOnce(&Rule, &mut Store<CallState>) -> wasmtime::Result<T>,
-    ) -> Result<T, FailureReason> {
-        self.session(pre)?.call(self, f)
-    }
-
-    /// A fresh store under the limits with one instance of the plugin in it.
-    fn session(&self, pre: &RulePre<CallState>) -> Result<Session, FailureReason> {
+    /// A fresh store under the limits with one instance of the plugin in it, once a slot of
+    /// the engine's pool is free.
+    fn session(&self, pre: &Pre) -> Result<Session, FailureReason> {
+        let slot = self.pooled.slots.acquire();
         let mut store = Store::new(
-            &self.engine,
+            &self.pooled.engine,
             CallState {
                 limiter: MemoryCap {
                     limit_bytes: self.limits.memory_bytes,
@@ -324,15 +322,18 @@ impl PluginHost {
             },
         );
         store.limiter(|state| &mut state.limiter);
-        // Instantiation runs under the same fuel and deadline as a call.
-        self.arm(&mut store)?;
-        match pre.instantiate(&mut store) {
-            Ok(rule) => Ok(Session { store, rule }),
-            Err(error) => Err(self.classify(&error, store.data().limiter.hit)),
-        }
+        Session::start(self, store, pre, slot)
     }
 
-    /// Gives the store a full fuel budget and a fresh deadline for the next call.
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], LoadedPlugin>> {
+        // A panic while holding the lock cannot leave the map inconsistent (single inserts).
+        self.compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Limits for PluginHost {
     fn arm(&self, store: &mut Store<CallState>) -> Result<(), FailureReason> {
         store
             .set_fuel(self.limits.fuel)
@@ -357,11 +358,10 @@ impl PluginHost {
         }
     }
 
-    fn check_output(&self, findings: &[w::Finding]) -> Result<(), FailureReason> {
-        let bytes: usize = findings.iter().map(output_bytes).sum();
-        if findings.len() > self.limits.max_findings || bytes > self.limits.max_output_bytes {
+    fn check_output(&self, findings: usize, bytes: usize) -> Result<(), FailureReason> {
+        if findings > self.limits.max_findings || bytes > self.limits.max_output_bytes {
             return Err(FailureReason::OutputTooLarge {
-                findings: findings.len(),
+                findings,
                 bytes,
                 max_findings: self.limits.max_findings,
                 max_bytes: self.limits.max_output_bytes,
@@ -369,41 +369,6 @@ impl PluginHost {
         }
         Ok(())
     }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], LoadedPlugin>> {
-        // A panic while holding the lock cannot leave the map inconsistent (single inserts).
-        self.compiled
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// The process-wide engine: fuel, epoch interruption, component model. The first call
-/// starts a thread that advances the epoch every [`TICK`] for the life of the process.
-fn engine() -> Result<Engine, LoadError> {
-    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
-    ENGINE
-        .get_or_init(|| {
-            let mut config = Config::new();
-            config.consume_fuel(true);
-            config.epoch_interruption(true);
-            config.wasm_component_model(true);
-            let engine = Engine::new(&config).map_err(|e| format!("{e:#}"))?;
-            let ticker = engine.weak();
-            thread::Builder::new()
-                .name("postern-rules-epoch".to_owned())
-                .spawn(move || {
-                    while let Some(engine) = ticker.upgrade() {
-                        engine.increment_epoch();
-                        drop(engine);
-                        thread::sleep(TICK);
-                    }
-                })
-                .map_err(|e| format!("cannot start the epoch ticker: {e}"))?;
-            Ok(engine)
-        })
-        .clone()
-        .map_err(LoadError::Engine)
 }
 
 fn deadline_ticks(timeout: Duration) -> u64 {
@@ -411,8 +376,9 @@ fn deadline_ticks(timeout: Duration) -> u64 {
     u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
 }
 
-/// Refuses components that import anything or export another version of the world.
-fn check_world(engine: &Engine, component: &Component) -> Result<(), LoadError> {
+/// The WIT version of a component's rule export, if this host runs it. Refuses components
+/// that import anything or export another version of the world.
+fn check_world(engine: &Engine, component: &Component) -> Result<&'static str, LoadError> {
     let ty = component.component_type();
     let imports: Vec<String> = ty
         .imports(engine)
@@ -429,96 +395,23 @@ fn check_world(engine: &Engine, component: &Component) -> Result<(), LoadError> 
         let (interface, version) = name.split_once('@')?;
         (interface == EXPORT).then(|| version.to_owned())
     });
-    match found {
-        None => Err(LoadError::NotARule(exports)),
-        Some(version) if !same_minor(&version, WIT_VERSION) => Err(LoadError::WitVersion {
-            found: version,
+    let Some(version) = found else {
+        return Err(LoadError::NotARule(exports));
+    };
+    SUPPORTED_WIT_VERSIONS
+        .iter()
+        .copied()
+        .find(|supported| same_minor(&version, supported))
+        .ok_or_else(|| LoadError::WitVersion {
+            found: version.clone(),
             expected: WIT_VERSION.to_owned(),
-        }),
-        Some(_) => Ok(()),
-    }
+        })
 }
 
 /// Semver compatibility for 0.x: the same major and minor.
 fn same_minor(a: &str, b: &str) -> bool {
     let key = |v: &str| v.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
     key(a) == key(b)
-}
-
-fn output_bytes(f: &w::Finding) -> usize {
-    f.code.len()
-        + f.title.len()
-        + f.explanation.len()
-        + f.verification.description.len()
-        + f.evidence
-            .iter()
-            .map(|e| e.label.len() + e.value.len())
-            .sum::<usize>()
-        + f.fix_steps
-            .iter()
-            .map(|s| {
-                s.title.len()
-                    + s.detail.len()
-                    + s.record.as_ref().map_or(0, |r| {
-                        r.name.len()
-                            + r.record_type.len()
-                            + r.current.as_ref().map_or(0, String::len)
-                            + r.proposed.len()
-                    })
-            })
-            .sum::<usize>()
-}
-
-fn to_domain(f: w::Finding) -> Result<Finding, FailureReason> {
-    if !Finding::valid_code(&f.code) {
-        return Err(FailureReason::InvalidCode(f.code));
-    }
-    Ok(Finding {
-        code: f.code,
-        severity: match f.severity {
-            w::Severity::Info => Severity::Info,
-            w::Severity::Low => Severity::Low,
-            w::Severity::Medium => Severity::Medium,
-            w::Severity::High => Severity::High,
-            w::Severity::Critical => Severity::Critical,
-        },
-        title: f.title,
-        explanation: f.explanation,
-        evidence: f
-            .evidence
-            .into_iter()
-            .map(|e| Evidence {
-                label: e.label,
-                value: e.value,
-            })
-            .collect(),
-        fix_steps: f
-            .fix_steps
-            .into_iter()
-            .map(|s| FixStep {
-                kind: match s.kind {
-                    w::FixStepKind::ChangeDnsRecord => FixStepKind::ChangeDnsRecord,
-                    w::FixStepKind::UpgradePolicy => FixStepKind::UpgradePolicy,
-                    w::FixStepKind::FixSendingSource => FixStepKind::FixSendingSource,
-                    w::FixStepKind::ContactRecipientAdmin => FixStepKind::ContactRecipientAdmin,
-                    w::FixStepKind::SuppressAddresses => FixStepKind::SuppressAddresses,
-                    w::FixStepKind::PauseSegment => FixStepKind::PauseSegment,
-                    w::FixStepKind::Investigate => FixStepKind::Investigate,
-                },
-                title: s.title,
-                detail: s.detail,
-                record: s.record.map(|r| DnsRecordChange {
-                    name: r.name,
-                    record_type: r.record_type,
-                    current: r.current,
-                    proposed: r.proposed,
-                }),
-            })
-            .collect(),
-        verification: Verification {
-            description: f.verification.description,
-        },
-    })
 }
 
 #[cfg(test)]
@@ -590,6 +483,7 @@ mod tests {
                 .collect(),
             policy: None,
             tls: None,
+            ..DomainFacts::default()
         }
     }
 
@@ -733,9 +627,93 @@ mod tests {
     }
 
     #[test]
+    fn a_set_gives_what_evaluating_each_plugin_alone_gives_and_isolates_failures() {
+        let host = PluginHost::new(limits()).unwrap();
+        let plugins = [
+            host.load(testing_plugin!("good")).unwrap(),
+            host.load(testing_plugin!("panic")).unwrap(),
+            host.load(testing_plugin!("legacy-v0-1")).unwrap(),
+            host.load(testing_plugin!("leaky")).unwrap(),
+        ];
+        let facts = domain(3, 4, 10);
+        let set = host.evaluate_set(&plugins, &facts);
+        assert_eq!(set.len(), plugins.len());
+        for (plugin, result) in plugins.iter().zip(&set) {
+            assert_eq!(
+                result,
+                &host.evaluate(plugin, &facts),
+                "{}",
+                plugin.info().id
+            );
+        }
+        assert_eq!(set[0].as_ref().unwrap().len(), 4);
+        assert!(matches!(
+            set[1],
+            Err(PluginFailure {
+                reason: FailureReason::Trap(_),
+                ..
+            })
+        ));
+        assert_eq!(set[2].as_ref().unwrap().len(), 4);
+        // Every plugin of a set gets a fresh instance.
+        assert_eq!(
+            evidence(&set[3].as_ref().unwrap()[0], "calls_in_this_instance"),
+            "1"
+        );
+        assert!(host.evaluate_set(&[], &facts).is_empty());
+    }
+
+    #[test]
+    fn a_set_batch_gives_per_domain_what_each_plugin_batch_gives() {
+        let host = PluginHost::new(limits()).unwrap();
+        let plugins = [
+            host.load(testing_plugin!("good")).unwrap(),
+            host.load(testing_plugin!("legacy-v0-1")).unwrap(),
+            host.load(testing_plugin!("leaky")).unwrap(),
+        ];
+        let facts: Vec<DomainFacts> = (0..5).map(|n| domain(n, n, 1)).collect();
+        let results = host.evaluate_set_batch(&plugins, &facts);
+        assert_eq!(results.len(), facts.len());
+        for (p, plugin) in plugins.iter().enumerate() {
+            let batch = host.evaluate_batch(plugin, &facts);
+            for (d, expected) in batch.into_iter().enumerate() {
+                assert_eq!(
+                    results[d][p],
+                    expected,
+                    "{} on domain {d}",
+                    plugin.info().id
+                );
+            }
+        }
+        // One instance per plugin for the whole batch.
+        let calls: Vec<String> = results
+            .iter()
+            .map(|r| evidence(&r[2].as_ref().unwrap()[0], "calls_in_this_instance"))
+            .collect();
+        assert_eq!(calls, ["1", "2", "3", "4", "5"]);
+    }
+
+    #[test]
+    fn a_plugin_of_a_host_with_another_memory_cap_fails_instead_of_panicking() {
+        let small = PluginHost::new(RuleLimits {
+            memory_bytes: 16 << 20,
+            ..limits()
+        })
+        .unwrap();
+        let big = PluginHost::new(limits()).unwrap();
+        let good = small.load(testing_plugin!("good")).unwrap();
+        let failure = big.evaluate(&good, &domain(0, 1, 1)).unwrap_err();
+        assert!(
+            matches!(failure.reason, FailureReason::Host(_)),
+            "{failure}"
+        );
+        assert!(small.evaluate(&good, &domain(0, 1, 1)).is_ok());
+    }
+
+    #[test]
     fn the_engine_is_shared_by_hosts() {
         let a = PluginHost::new(RuleLimits::default()).unwrap();
         let b = PluginHost::new(RuleLimits::default()).unwrap();
-        assert!(Engine::same(&a.engine, &b.engine));
+        assert!(Engine::same(&a.pooled.engine, &b.pooled.engine));
     }
 }

@@ -21,5 +21,8 @@ pub const PANIC: &[u8] = testing_plugin!("panic");
 pub const INFINITE_LOOP: &[u8] = testing_plugin!("infinite-loop");
 /// Imports WASI: refused at load.
 pub const WASI_IMPORT: &[u8] = testing_plugin!("wasi-import");
-/// Exports another WIT version of the rule world: refused at load.
+/// `test.legacy`: built against `postern:rules@0.1.0`; one `test.legacy_source` finding per
+/// source.
+pub const LEGACY_V0_1: &[u8] = testing_plugin!("legacy-v0-1");
+/// Exports another WIT version of the rule world (0.3.0): refused at load.
 pub const WRONG_VERSION: &[u8] = testing_plugin!("wrong-version");

@@ -76,6 +76,7 @@ fn clean(p: &str) -> DomainFacts {
         sources: vec![source("192.0.2.10", 1_000, 995, 990, 995)],
         policy: Some(policy(p, None)),
         tls: None,
+        ..DomainFacts::default()
     }
 }
 
@@ -85,18 +86,27 @@ fn there_is_one_built_in_plugin_per_rule() {
     assert_eq!(
         names,
         vec![
+            "blocklist_listings",
+            "bounce_triage",
             "dmarc_alignment",
             "dmarc_failing_source",
             "dmarc_new_source",
             "dmarc_policy",
             "dmarc_unaligned_source",
+            "dns_posture",
             "tlsrpt_failures"
         ]
     );
     let host = host();
     for builtin in builtin_plugins() {
         let plugin = host.load(builtin.component).unwrap();
-        assert!(plugin.info().id.starts_with("dmarc.") || plugin.info().id.starts_with("tlsrpt."));
+        let id = &plugin.info().id;
+        assert!(
+            ["dmarc.", "tlsrpt.", "dns.", "blocklist.", "bounce."]
+                .iter()
+                .any(|area| id.starts_with(area)),
+            "{id}"
+        );
     }
 }
 

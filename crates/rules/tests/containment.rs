@@ -6,8 +6,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use postern_domain::{DnsRecordChange, Severity};
 use postern_rules::{
-    DmarcSummary, DomainFacts, FailureReason, LoadError, PluginHost, RuleLimits, SourceFacts,
+    BlocklistEntry, BlocklistState, BlocklistTargetKind, BounceFacts, BounceGroup, BounceSample,
+    BounceSentBasis, BounceSource, DmarcSummary, DnsCheck, DnsCheckStatus, DnsFacts, DnsFinding,
+    DomainFacts, FailureReason, LoadError, PluginHost, ReasonCount, RuleLimits, SourceFacts,
 };
 
 macro_rules! testing_plugin {
@@ -57,6 +60,7 @@ fn facts() -> DomainFacts {
         }],
         policy: None,
         tls: None,
+        ..DomainFacts::default()
     }
 }
 
@@ -181,15 +185,154 @@ fn a_plugin_of_another_wit_version_is_refused_with_both_versions_named() {
     let host = PluginHost::new(limits()).unwrap();
     let error = host.load(testing_plugin!("wrong-version")).unwrap_err();
     assert!(
-        matches!(&error, LoadError::WitVersion { found, expected } if found == "0.2.0" && expected == "0.1.0"),
+        matches!(&error, LoadError::WitVersion { found, expected } if found == "0.3.0" && expected == "0.2.0"),
         "{error:?}"
     );
     assert_eq!(
         error.to_string(),
-        "the plugin was built against postern:rules@0.2.0, this host implements \
-         postern:rules@0.1.0; rebuild it with the matching sdk"
+        "the plugin was built against postern:rules@0.3.0, this host implements \
+         postern:rules@0.2.0 (and still runs plugins built for 0.1.0); rebuild it with the \
+         matching sdk"
     );
     good_plugin_still_works(&host);
+}
+
+#[test]
+fn sdk_plugins_are_0_2_0_and_a_0_1_0_plugin_still_evaluates_with_text_addresses() {
+    let host = PluginHost::new(limits()).unwrap();
+    assert_eq!(host.load(GOOD).unwrap().wit_version(), "0.2.0");
+    let legacy = host.load(testing_plugin!("legacy-v0-1")).unwrap();
+    assert_eq!(legacy.wit_version(), "0.1.0");
+    assert_eq!(legacy.info().id, "test.legacy");
+    let mut facts = facts();
+    facts.sources.push(SourceFacts {
+        ip: "2001:db8::1".parse().unwrap(),
+        reverse_dns: None,
+        ..facts.sources[0].clone()
+    });
+    let findings = host.evaluate(&legacy, &facts).unwrap();
+    let seen: Vec<(&str, &str, &str)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f.title.as_str(),
+                f.evidence[0].value.as_str(),
+                f.evidence[1].value.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "192.0.2.1 sent mail for example.com",
+                "192.0.2.1",
+                "mail.example.com"
+            ),
+            ("2001:db8::1 sent mail for example.com", "2001:db8::1", ""),
+        ]
+    );
+    assert!(findings.iter().all(|f| f.code == "test.legacy_source"));
+}
+
+#[test]
+fn the_fact_areas_of_0_2_0_reach_the_plugin_intact() {
+    let host = PluginHost::new(limits()).unwrap();
+    let echo = host.load(testing_plugin!("echo-areas")).unwrap();
+    let mut facts = facts();
+    let empty = host.evaluate(&echo, &facts).unwrap();
+    assert_eq!(empty[0].evidence, Vec::new());
+    facts.dns = Some(DnsFacts {
+        checked_at: 1_700_000_100,
+        checks: vec![DnsCheck {
+            check: "dmarc".to_owned(),
+            status: DnsCheckStatus::Warn,
+            records: vec!["v=DMARC1; p=none".to_owned()],
+            findings: vec![DnsFinding {
+                code: "dmarc.policy_none".to_owned(),
+                severity: Severity::Medium,
+                message: "p=none".to_owned(),
+                subject: None,
+                fix: Some(DnsRecordChange {
+                    name: "_dmarc.example.com".to_owned(),
+                    record_type: "TXT".to_owned(),
+                    current: Some("v=DMARC1; p=none".to_owned()),
+                    proposed: "v=DMARC1; p=quarantine".to_owned(),
+                }),
+            }],
+        }],
+        spf_lookups: Some(7),
+        spf_void_lookups: None,
+    });
+    facts.blocklists = vec![BlocklistEntry {
+        target: "192.0.2.1".to_owned(),
+        target_kind: BlocklistTargetKind::Ip,
+        list_id: "spamhaus-zen".to_owned(),
+        list_name: "Spamhaus ZEN".to_owned(),
+        state: BlocklistState::Listed,
+        return_codes: vec!["127.0.0.2".to_owned()],
+        meaning: "SBL".to_owned(),
+        delist_url: None,
+        since: Some(1_699_000_000),
+    }];
+    facts.bounces = Some(BounceFacts {
+        sent: Some(1_000),
+        sent_basis: BounceSentBasis::MtaLog,
+        hard: 12,
+        soft: 3,
+        groups: vec![BounceGroup {
+            recipient_domain: "outlook.example".to_owned(),
+            provider_family: "microsoft365".to_owned(),
+            has_mx: Some(true),
+            addresses: 9,
+            hard: 12,
+            soft: 3,
+            reasons: vec![ReasonCount {
+                reason: "spam_blocked".to_owned(),
+                count: 12,
+            }],
+            sample: Some(BounceSample {
+                recipient: "a@outlook.example".to_owned(),
+                status: Some("5.7.1".to_owned()),
+                reply_code: Some(550),
+                diagnostic: "blocked".to_owned(),
+                remote_host: None,
+                sending_ip: Some("2001:db8::25".parse().unwrap()),
+                time: 1_699_999_999,
+                message_id: None,
+                evidence: None,
+            }),
+        }],
+        sources: vec![BounceSource {
+            sending_ip: "198.51.100.7".parse().unwrap(),
+            hard: 12,
+            soft: 3,
+            recipient_domains: 1,
+            provider_families: vec!["microsoft365".to_owned()],
+        }],
+    });
+    let findings = host.evaluate(&echo, &facts).unwrap();
+    let evidence: Vec<(&str, &str)> = findings[0]
+        .evidence
+        .iter()
+        .map(|e| (e.label.as_str(), e.value.as_str()))
+        .collect();
+    assert_eq!(
+        evidence,
+        [
+            ("dns_checked_at", "1700000100"),
+            ("spf_lookups", "Some(7)"),
+            ("dns_check", "dmarc warn"),
+            ("dns_finding", "dmarc.policy_none v=DMARC1; p=quarantine"),
+            ("blocklist", "spamhaus-zen 192.0.2.1 listed"),
+            ("bounces", "12/3"),
+            ("bounce_group", "outlook.example microsoft365 2001:db8::25"),
+            ("bounce_source", "198.51.100.7"),
+        ]
+    );
+    // A 0.1.0 plugin gets the same facts without the new areas and is none the wiser.
+    let legacy = host.load(testing_plugin!("legacy-v0-1")).unwrap();
+    assert_eq!(host.evaluate(&legacy, &facts).unwrap().len(), 1);
 }
 
 #[test]

@@ -3,9 +3,16 @@
 
 pub(crate) mod api_token;
 pub(crate) mod app_user;
+pub(crate) mod blocklist_listing;
+pub(crate) mod blocklist_override;
+pub(crate) mod blocklist_state;
+pub(crate) mod blocklist_target;
+pub(crate) mod bounce;
+pub(crate) mod bounce_key;
 pub(crate) mod client;
 pub(crate) mod dmarc_aggregate;
 pub(crate) mod dmarc_record;
+pub(crate) mod dns_snapshot;
 pub(crate) mod domain;
 pub(crate) mod domain_daily;
 pub(crate) mod domain_source_daily;
@@ -27,6 +34,9 @@ pub(crate) mod rejection;
 pub(crate) mod report;
 pub(crate) mod rule_plugin;
 pub(crate) mod rule_setting;
+pub(crate) mod send_volume;
+pub(crate) mod suppression;
+pub(crate) mod suppression_event;
 pub(crate) mod tls_failure;
 pub(crate) mod tls_policy;
 pub(crate) mod tls_report;

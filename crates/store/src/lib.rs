@@ -32,6 +32,17 @@ pub use rows::{
     User,
 };
 pub use rows::{
+    BatchOutcome, BounceBatch, BounceFilter, BounceGroup, BounceKind, BounceOwner, BounceRecord,
+    NewBounce, NewDelivery, ReasonCount, SendVolume, Suppression, SuppressionEvent,
+    SuppressionFilter, normalize_address,
+};
+pub use rows::{
+    BlocklistListing, BlocklistObservation, BlocklistOverride, BlocklistOverrideWithKey,
+    BlocklistState, BlocklistTarget, BlocklistTargetKind, BlocklistTransition, BlocklistVerdict,
+    KeyChange, NewBlocklistTarget, SetBlocklistOverride,
+};
+pub use rows::{DnsSnapshot, NewDnsSnapshot};
+pub use rows::{
     MAX_PLUGIN_BYTES, NewPluginFailure, NewRulePlugin, PluginFailureFilter, PluginFailureRecord,
     PluginUpload, RuleConfig, RulePlugin, RuleSetting,
 };

@@ -10,15 +10,30 @@ use serde::Serialize;
 use std::net::IpAddr;
 use uuid::Uuid;
 
+mod blocklist;
+mod bounce;
 mod issue;
 pub mod notify;
 mod plugin;
+mod posture;
 
+pub(crate) use blocklist::parse_blocklist_target;
+pub use blocklist::{
+    BlocklistListing, BlocklistObservation, BlocklistOverride, BlocklistOverrideWithKey,
+    BlocklistState, BlocklistTarget, BlocklistTargetKind, BlocklistTransition, BlocklistVerdict,
+    KeyChange, NewBlocklistTarget, SetBlocklistOverride,
+};
+pub use bounce::{
+    BatchOutcome, BounceBatch, BounceFilter, BounceGroup, BounceKind, BounceOwner, BounceRecord,
+    NewBounce, NewDelivery, ReasonCount, SendVolume, Suppression, SuppressionEvent,
+    SuppressionFilter, normalize_address,
+};
 pub use issue::{Issue, IssueEvent, IssueEventKind, IssueFilter, IssueOutbox, ReconcileOutcome};
 pub use plugin::{
     MAX_PLUGIN_BYTES, NewPluginFailure, NewRulePlugin, PluginFailureFilter, PluginFailureRecord,
     PluginUpload, RuleConfig, RulePlugin, RuleSetting,
 };
+pub use posture::{DnsSnapshot, NewDnsSnapshot};
 
 /// The largest page a list returns, whatever the request asks for.
 pub const MAX_PAGE_SIZE: u64 = 10_000;

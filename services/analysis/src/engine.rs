@@ -1,10 +1,12 @@
 //! The rule engine the API uses ([`postern_graphql::RuleEngine`]) over this service's
 //! [`RuleSet`] and the store: checking uploads and re-evaluating a domain on demand.
 
+use crate::blocklist::BlocklistChecker;
+use crate::posture::PostureChecker;
 use crate::rules::RuleSet;
 use crate::schedule::Evaluator;
 use async_trait::async_trait;
-use postern_domain::DomainId;
+use postern_domain::{ClientId, DomainId};
 use postern_graphql::{PluginDescription, RuleEngine};
 use postern_rules::RuleInfo;
 use postern_store::Store;
@@ -15,6 +17,8 @@ use std::sync::Arc;
 /// an on-demand evaluation waits for one of the same domain already running.
 pub struct AnalysisEngine {
     evaluator: Evaluator,
+    posture: Option<PostureChecker>,
+    blocklists: Option<BlocklistChecker>,
 }
 
 impl AnalysisEngine {
@@ -26,7 +30,25 @@ impl AnalysisEngine {
     /// An engine evaluating through `evaluator` (a clone of the analysis service's, so
     /// evaluations of one domain never overlap within the process).
     pub fn with_evaluator(evaluator: Evaluator) -> Self {
-        Self { evaluator }
+        Self {
+            evaluator,
+            posture: None,
+            blocklists: None,
+        }
+    }
+
+    /// The same engine, running DNS posture checks on demand (`checkDomainNow`) with
+    /// `checker`.
+    pub fn with_posture(mut self, checker: PostureChecker) -> Self {
+        self.posture = Some(checker);
+        self
+    }
+
+    /// The same engine, running blocklist checks on demand (`checkBlocklistsNow`) with
+    /// `checker`.
+    pub fn with_blocklists(mut self, checker: BlocklistChecker) -> Self {
+        self.blocklists = Some(checker);
+        self
     }
 }
 
@@ -53,6 +75,28 @@ impl RuleEngine for AnalysisEngine {
     async fn evaluate_domain(&self, domain: DomainId) -> Result<(), String> {
         self.evaluator
             .evaluate_id(domain)
+            .await
+            .map(drop)
+            .map_err(|e| format!("{e}: {}", source_text(&e)))
+    }
+
+    async fn check_domain_dns(&self, domain: DomainId) -> Result<(), String> {
+        let Some(checker) = &self.posture else {
+            return Err("DNS posture checks do not run in this process".to_owned());
+        };
+        checker
+            .check_id(domain)
+            .await
+            .map(drop)
+            .map_err(|e| format!("{e}: {}", source_text(&e)))
+    }
+
+    async fn check_blocklists(&self, client: ClientId) -> Result<(), String> {
+        let Some(checker) = &self.blocklists else {
+            return Err("blocklist checks do not run in this process".to_owned());
+        };
+        checker
+            .check_client_id(client)
             .await
             .map(drop)
             .map_err(|e| format!("{e}: {}", source_text(&e)))

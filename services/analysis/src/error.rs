@@ -13,4 +13,6 @@ pub enum AnalysisError {
     PluginLoad(#[from] postern_rules::LoadError),
     #[error("rule evaluation failed: {0}")]
     Rules(String),
+    #[error("blocklist check failed: {0}")]
+    Blocklist(String),
 }

@@ -15,17 +15,29 @@
 //! concurrency, so a slow resolver never stalls it.
 
 mod aggregate;
+mod blocklist;
+mod bounces;
 mod consumer;
 mod engine;
 mod error;
+mod posture;
 mod rdns;
 mod rules;
 mod schedule;
 
 pub use aggregate::{ReportAggregates, aggregate_records};
+pub use blocklist::{
+    AUTO_NOTE_PREFIX, BlocklistChecker, BlocklistRun, blocklist_facts, catalogue_for,
+    run_blocklist_schedule, transition_event,
+};
+pub use bounces::{bounce_facts, provider_family};
 pub use consumer::{CONSUMER_GROUP, apply_report, fold_and_request, handle_report, run_consumer};
 pub use engine::AnalysisEngine;
 pub use error::AnalysisError;
+pub use posture::{
+    POSTURE_CONSUMER_GROUP, PostureChecker, changes_between, check_added, check_due,
+    run_domain_added_consumer, run_posture_schedule,
+};
 pub use rdns::{HickoryReverse, ReverseResolver, resolve_pending, run_reverse_dns};
 pub use rules::{
     DEFAULT_WINDOW, DomainRules, Evaluation, RuleSet, covered_codes, domain_facts, evaluate_domain,

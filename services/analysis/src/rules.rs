@@ -184,13 +184,15 @@ impl RuleSet {
         self.evaluate_plugins(&self.plugins, facts)
     }
 
-    /// Runs `plugins` (loaded by this set) over `facts`. A failing plugin is logged and left
-    /// out; the others carry on. Synchronous CPU work: call it from a blocking thread.
+    /// Runs `plugins` (loaded by this set) over `facts`, each in a fresh instance, the facts
+    /// converted for the plugins once ([`PluginHost::evaluate_set`]). A failing plugin is
+    /// logged and left out; the others carry on. Synchronous CPU work: call it from a
+    /// blocking thread.
     pub fn evaluate_plugins(&self, plugins: &[LoadedPlugin], facts: &DomainFacts) -> Evaluation {
         let mut evaluation = Evaluation::default();
-        for plugin in plugins {
+        for (plugin, result) in plugins.iter().zip(self.host.evaluate_set(plugins, facts)) {
             let rule = plugin.info().id.as_str();
-            match self.host.evaluate(plugin, facts) {
+            match result {
                 Ok(findings) => {
                     evaluation.succeeded.push(rule.to_owned());
                     evaluation.findings.extend(findings);
@@ -299,7 +301,7 @@ pub async fn domain_facts(
         .await?;
     let policy = system.latest_policy(domain.id).await?;
     let tls = system.domain_tls_totals(domain.id, from, to).await?;
-    Ok(facts_from(
+    let mut facts = facts_from(
         domain.name.as_str(),
         to,
         from,
@@ -307,7 +309,18 @@ pub async fn domain_facts(
         &sources,
         policy.as_ref(),
         tls.as_ref(),
-    ))
+    );
+    // The newest DNS posture snapshot, whatever its age: what DNS said last is the best
+    // knowledge there is (its `checked_at` tells rules how old it is).
+    facts.dns = system
+        .latest_dns_snapshot(domain.id)
+        .await?
+        .map(|snapshot| crate::posture::dns_facts(&snapshot));
+    facts.bounces =
+        crate::bounces::bounce_facts(store, domain, from, to, facts.dmarc.messages).await?;
+    // The latest blocklist verdicts on the domain, its sources and the client's targets.
+    facts.blocklists = crate::blocklist::blocklist_facts(store, domain, &sources).await?;
+    Ok(facts)
 }
 
 /// The outbox events of reconciliation's history entries (actor: none, analysis).
@@ -456,6 +469,7 @@ fn facts_from(
                 })
                 .collect(),
         }),
+        ..DomainFacts::default()
     }
 }
 

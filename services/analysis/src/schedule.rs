@@ -215,12 +215,12 @@ pub async fn evaluate_all(
 }
 
 /// `every` scaled by a factor in [0.9, 1.1) picked by `unit` ∈ [0, 1).
-fn jittered(every: Duration, unit: f64) -> Duration {
+pub(crate) fn jittered(every: Duration, unit: f64) -> Duration {
     every.mul_f64(0.9 + 0.2 * unit.clamp(0.0, 1.0))
 }
 
 /// A number in [0, 1) from a random UUID's bits (no RNG crate needed for jitter).
-fn rand_unit() -> f64 {
+pub(crate) fn rand_unit() -> f64 {
     // The low 62 bits of a v4 UUID are random (version and variant bits sit above them).
     let bits = uuid::Uuid::new_v4().as_u128() & ((1u128 << 53) - 1);
     bits as f64 / (1u64 << 53) as f64

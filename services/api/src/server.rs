@@ -1,7 +1,7 @@
 //! The actix-web server that mounts GraphQL and the intake routes.
 
 use crate::graphql::{graphiql, graphql};
-use crate::subscription::{graphql_ws, is_websocket_upgrade};
+use crate::subscription::{WsLimits, graphql_ws, is_websocket_upgrade};
 use actix_web::{App, HttpResponse, HttpServer, guard, web};
 use postern_auth::Authenticator;
 use postern_bus::LiveFeed;
@@ -35,6 +35,8 @@ pub struct HttpSettings {
     /// Largest GraphQL request body; a larger one is refused with 413 unread.
     pub max_graphql_bytes: usize,
     pub workers: usize,
+    /// Limits of each GraphQL WebSocket connection.
+    pub ws: WsLimits,
 }
 
 impl Default for HttpSettings {
@@ -45,6 +47,7 @@ impl Default for HttpSettings {
             graphiql: true,
             max_graphql_bytes: 1 << 20,
             workers: 2,
+            ws: WsLimits::default(),
         }
     }
 }
@@ -78,6 +81,7 @@ pub fn serve(
             .app_data(data.clone())
             .app_data(intake.clone())
             .app_data(web::PayloadConfig::new(settings.max_graphql_bytes))
+            .app_data(web::Data::new(settings.ws))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .configure(|cfg| {
@@ -90,6 +94,10 @@ pub fn serve(
                             .to(graphql_ws),
                     );
                     cfg.route("/graphql/ws", web::get().to(graphql_ws));
+                    cfg.route(
+                        "/v1/suppressions.csv",
+                        web::get().to(crate::suppressions::suppressions_csv),
+                    );
                     if settings.graphiql {
                         cfg.route("/graphiql", web::get().to(graphiql));
                     }

@@ -20,12 +20,15 @@ pub struct IntakeState {
     pub auth: Arc<Authenticator<StoreTokens>>,
     /// Largest body read; larger ones are refused with `body_too_large`.
     pub max_body_bytes: u64,
+    /// Signature checks of the ESP webhooks.
+    pub esp: crate::esp_http::EspSettings,
 }
 
 /// Mounts the intake routes. Needs `web::Data<IntakeState>` in the app.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/reports", web::post().to(upload))
-        .route("/v1/tlsrpt", web::post().to(tlsrpt));
+        .route("/v1/tlsrpt", web::post().to(tlsrpt))
+        .configure(crate::esp_http::configure);
 }
 
 /// A JSON error body with a stable code.
@@ -41,7 +44,7 @@ fn header(req: &HttpRequest, name: actix_web::http::header::HeaderName) -> Optio
 }
 
 /// Reads at most `limit` bytes; `true` when the body was longer.
-async fn read_limited(
+pub(crate) async fn read_limited(
     mut payload: web::Payload,
     limit: u64,
 ) -> Result<(Vec<u8>, bool), actix_web::Error> {

@@ -7,19 +7,32 @@
 //! that cannot be used is recorded with its reason), one bad part never stops the rest,
 //! and parsing runs off the async executor with bounded memory.
 
+mod bounce;
 mod error;
+mod esp_http;
 mod http;
 mod import;
 mod outbox;
 mod pipeline;
+mod postfix;
 mod sink;
+mod smtp;
 mod tokens;
 
+pub use bounce::{
+    BOUNCE_LOCAL_PART, BounceIntake, DeliveryIntake, EventOutcome, MailEnvelope, MailKind,
+    RecipientOutcome, RecipientStatus, RoutedBy,
+};
 pub use error::IngestError;
+pub use esp_http::EspSettings;
 pub use http::{IntakeState, configure};
 pub use import::{ImportSummary, import_paths};
 pub use outbox::StoreOutbox;
 pub use pipeline::{
     IngestOutcome, IngestSettings, Ingestor, InputSummary, ItemOutcome, ItemStatus, Refusal, Source,
+};
+pub use postfix::{PostfixLog, parse_postfix_log};
+pub use smtp::{
+    IngestRouter, MailSink, ReceivedMail, SmtpError, SmtpListener, SmtpSettings, load_tls,
 };
 pub use tokens::StoreTokens;

@@ -27,14 +27,20 @@ pub enum Source {
     TlsRptHttps,
     /// `postern import`: the path (and message number inside an mbox).
     Import(String),
+    /// Mail received by the intake (SMTP, IMAP): a detail such as the peer or mailbox.
+    Mail(String),
+    /// An ESP's event webhook: the ESP's name.
+    Esp(String),
 }
 
 impl Source {
-    fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match self {
             Source::Http => "http".to_owned(),
             Source::TlsRptHttps => "tlsrpt-https".to_owned(),
             Source::Import(path) => format!("import:{path}"),
+            Source::Mail(detail) => format!("mail:{detail}"),
+            Source::Esp(esp) => format!("esp:{esp}"),
         }
     }
 }
@@ -130,6 +136,11 @@ impl Ingestor {
 
     pub fn settings(&self) -> &IngestSettings {
         &self.settings
+    }
+
+    /// Tells the outbox relay that events were written.
+    pub(crate) fn wake_relay(&self) {
+        self.wake.notify_one();
     }
 
     /// Records an input that was refused before it could be read whole (too large, wrong

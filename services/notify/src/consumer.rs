@@ -11,6 +11,9 @@ use postern_store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// Plans of one event tried before giving up (the event stays pending and comes back).
+const MAX_PLAN_ATTEMPTS: u32 = 5;
 use tracing::{Instrument, debug, info_span, warn};
 
 /// The consumer group of this service on the bus.
@@ -87,20 +90,35 @@ pub async fn handle_issue_changed(
         occurred_at: envelope.occurred_at,
     };
     let channels = routing::immediate_channels(&notice, &routes);
-    let last = if channels.is_empty() {
-        Default::default()
-    } else {
-        system.notify_last_notices(&channels, issue).await?
+    // Plan from what each channel was last told and log the plan in one step; when another
+    // notify process logged a notice for this issue in between, plan again from that.
+    let mut attempts = 0;
+    let (plan, queued) = loop {
+        attempts += 1;
+        let last = if channels.is_empty() {
+            Default::default()
+        } else {
+            system.notify_last_notices(&channels, issue).await?
+        };
+        let plan = routing::plan(&notice, &routes, &last, default_quiet, now);
+        match system
+            .record_notifications(&last, &plan.deliveries, &plan.digest)
+            .await?
+        {
+            Some(queued) => break (plan, queued),
+            None if attempts < MAX_PLAN_ATTEMPTS => continue,
+            None => {
+                return Err(NotifyError::Store(StoreError::Conflict(format!(
+                    "issue {issue}: notices kept changing while planning ({attempts} attempts)"
+                ))));
+            }
+        }
     };
-    let plan = routing::plan(&notice, &routes, &last, default_quiet, now);
     let suppressed = plan
         .deliveries
         .iter()
         .filter(|d| d.status == postern_store::notify::DeliveryStatus::Suppressed)
         .count();
-    let queued = system
-        .record_notifications(&plan.deliveries, &plan.digest)
-        .await?;
     Ok(Routed {
         queued,
         suppressed,

@@ -29,6 +29,7 @@ pub struct SendError {
 pub struct Sender {
     http: reqwest::Client,
     smtp: Option<Arc<Smtp>>,
+    allow_private_targets: bool,
 }
 
 struct Smtp {
@@ -51,7 +52,11 @@ impl Sender {
             .with_root_certificates(roots)
             .with_no_client_auth();
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if !settings.allow_private_targets {
+            http = http.dns_resolver(Arc::new(PublicOnly));
+        }
+        let http = http
             .tls_backend_preconfigured(tls)
             .timeout(settings.http_timeout)
             .connect_timeout(settings.http_timeout)
@@ -87,7 +92,11 @@ impl Sender {
                 }))
             }
         };
-        Ok(Sender { http, smtp })
+        Ok(Sender {
+            http,
+            smtp,
+            allow_private_targets: settings.allow_private_targets,
+        })
     }
 
     /// Sends `notice` to `target` once. `Ok` carries the receiver's status / reply code.
@@ -99,6 +108,9 @@ impl Sender {
         now: DateTime<Utc>,
     ) -> Result<Option<u16>, SendError> {
         let url = &target.channel.target;
+        if target.channel.kind != ChannelKind::Email && !self.allow_private_targets {
+            check_literal_target(url)?;
+        }
         match target.channel.kind {
             ChannelKind::Webhook => {
                 let body = json_bytes(&render::webhook_body(delivery, notice))?;
@@ -203,6 +215,62 @@ impl Sender {
     }
 }
 
+/// Resolves webhook host names and keeps only public addresses, so a URL whose name points
+/// inside the installation's network fails instead of reaching it. (reqwest asks its
+/// resolver for every host name it connects to; IP literals are checked before sending by
+/// [`check_literal_target`].)
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> = found
+                .iter()
+                .copied()
+                .filter(|a| is_public(a.ip()))
+                .collect();
+            if public.is_empty() {
+                let error: Box<dyn std::error::Error + Send + Sync> = if found.is_empty() {
+                    format!("{host} has no address").into()
+                } else {
+                    format!(
+                        "{host} resolves only to internal addresses (allow_private_targets is off)"
+                    )
+                    .into()
+                };
+                return Err(error);
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// A target URL whose host is an IP literal must be a public address.
+fn check_literal_target(url: &str) -> Result<(), SendError> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| permanent(&format!("bad target URL: {e}")))?;
+    let host = parsed.host_str().unwrap_or_default();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let Ok(ip) = host.parse::<std::net::IpAddr>() else {
+        return Ok(());
+    };
+    if is_public(ip) {
+        Ok(())
+    } else {
+        Err(permanent(&format!(
+            "the target {ip} is an internal address (allow_private_targets is off)"
+        )))
+    }
+}
+
+use postern_dns::is_public;
+
 fn json_bytes(value: &serde_json::Value) -> Result<Vec<u8>, SendError> {
     serde_json::to_vec(value).map_err(|e| permanent(&format!("encoding the body failed: {e}")))
 }
@@ -241,4 +309,23 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_internal_targets_fail_permanently_with_the_reason() {
+        let error = check_literal_target("https://169.254.169.254/latest/meta-data").unwrap_err();
+        assert!(error.permanent);
+        assert!(
+            error.reason.contains("internal address"),
+            "{}",
+            error.reason
+        );
+        assert!(check_literal_target("https://[::1]:8443/hook").is_err());
+        assert!(check_literal_target("https://hooks.example.com/x").is_ok());
+        assert!(check_literal_target("https://8.8.8.8/x").is_ok());
+    }
 }

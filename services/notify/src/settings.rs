@@ -26,6 +26,10 @@ pub struct NotifySettings {
     pub concurrency: usize,
     /// The SMTP relay for e-mail channels; `None`: e-mail deliveries fail with that reason.
     pub smtp: Option<SmtpSettings>,
+    /// Let webhook, Slack and Teams deliveries reach loopback, private, link-local and other
+    /// non-public addresses. Off by default: a tenant's webhook URL must not become a way
+    /// into the installation's own network (cloud metadata, databases, admin ports).
+    pub allow_private_targets: bool,
 }
 
 /// How e-mail leaves: an SMTP relay.
@@ -66,6 +70,7 @@ impl Default for NotifySettings {
             lease: Duration::from_secs(300),
             concurrency: 16,
             smtp: None,
+            allow_private_targets: false,
         }
     }
 }
@@ -125,6 +130,7 @@ impl From<&postern_config::NotifyConfig> for NotifySettings {
             http_timeout: c.http_timeout(),
             concurrency: c.concurrency,
             smtp,
+            allow_private_targets: c.allow_private_targets,
             ..Self::default()
         }
     }

@@ -397,6 +397,8 @@ fn settings() -> NotifySettings {
         backoff_initial: Duration::ZERO,
         backoff_max: Duration::ZERO,
         http_timeout: Duration::from_secs(5),
+        // the receivers of these tests listen on loopback
+        allow_private_targets: true,
         ..NotifySettings::default()
     }
 }
@@ -424,6 +426,8 @@ on_both!(
     digest_routes_collect_events_into_one_daily_message,
     another_msps_events_never_reach_a_channel,
     a_claimed_delivery_is_resumed_after_its_lease_runs_out,
+    internal_webhook_targets_are_refused_unless_allowed,
+    concurrent_events_of_one_issue_tell_a_channel_once_per_quiet_period,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1033,4 +1037,117 @@ async fn a_claimed_delivery_is_resumed_after_its_lease_runs_out(backend: Backend
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].status, DeliveryStatus::Delivered);
     assert_eq!(receiver.received()[0].json()["type"], "test");
+}
+
+async fn internal_webhook_targets_are_refused_unless_allowed(backend: Backend) {
+    let w = World::new(backend).await;
+    let receiver = Receiver::start(&[]).await;
+    let port = receiver
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let port: String = port.chars().take_while(char::is_ascii_digit).collect();
+    // An IP literal and a name that resolves to loopback: both inside the installation.
+    let literal = w
+        .channel(
+            &w.a,
+            ChannelKind::Webhook,
+            &format!("http://127.0.0.1:{port}/hook"),
+            0,
+        )
+        .await;
+    let named = w
+        .channel(
+            &w.a,
+            ChannelKind::Slack,
+            &format!("http://localhost:{port}/hook"),
+            0,
+        )
+        .await;
+    w.handle(&w.event(&w.a, "opened", None, IssueState::Open, Severity::High))
+        .await;
+    let strict = NotifySettings {
+        allow_private_targets: false,
+        ..settings()
+    };
+    let sender = Sender::new(&strict).unwrap();
+    for _ in 0..4 {
+        deliver_due(&w.db.store, &sender, &strict, Utc::now())
+            .await
+            .unwrap();
+    }
+    assert!(
+        receiver.received().is_empty(),
+        "nothing reaches the internal receiver"
+    );
+    for channel in [literal.id, named.id] {
+        let log = w
+            .deliveries(
+                &w.a,
+                DeliveryFilter {
+                    channel: Some(channel),
+                    ..Default::default()
+                },
+            )
+            .await;
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].status, DeliveryStatus::Failed, "{:?}", log[0]);
+        assert!(
+            log[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("internal address"),
+            "{:?}",
+            log[0]
+        );
+    }
+}
+
+async fn concurrent_events_of_one_issue_tell_a_channel_once_per_quiet_period(backend: Backend) {
+    let w = World::new(backend).await;
+    let channel = w
+        .channel(
+            &w.a,
+            ChannelKind::Webhook,
+            "https://hooks.example/race",
+            3600,
+        )
+        .await;
+    // Eight events of the same issue handled at once (as by several notify processes):
+    // the quiet period lets exactly one through, the rest are logged as suppressed.
+    let events: Vec<_> = (0..8)
+        .map(|_| {
+            w.event(
+                &w.a,
+                "updated",
+                Some(IssueState::Open),
+                IssueState::Open,
+                Severity::High,
+            )
+        })
+        .collect();
+    let routed = futures::future::join_all(events.iter().map(|e| w.handle(e))).await;
+    let queued: usize = routed.iter().map(|r| r.queued).sum();
+    let suppressed: usize = routed.iter().map(|r| r.suppressed).sum();
+    assert_eq!((queued, suppressed), (1, 7));
+    let log = w
+        .deliveries(
+            &w.a,
+            DeliveryFilter {
+                channel: Some(channel.id),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert_eq!(log.len(), 8);
+    assert_eq!(
+        log.iter()
+            .filter(|d| d.status == DeliveryStatus::Pending)
+            .count(),
+        1
+    );
 }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 mod bounces;
+mod check;
 mod plugins;
 mod spf;
 
@@ -42,8 +43,12 @@ enum Command {
     Migrate,
     /// Import reports from files, directories, Maildir folders and mbox files.
     Import {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "postfix_log")]
         paths: Vec<PathBuf>,
+        /// A Postfix log (`-` for stdin): its sent/bounced/deferred lines become send volume
+        /// and bounces.
+        #[arg(long, value_name = "FILE")]
+        postfix_log: Option<PathBuf>,
     },
     /// Bounces: classify bounce messages (files, directories, mbox) offline.
     Bounces {
@@ -55,6 +60,8 @@ enum Command {
         /// The suite file, e.g. rfc7208-tests.yml.
         file: PathBuf,
     },
+    /// Run every DNS posture check of one domain; prints the result as JSON.
+    Check(check::CheckArgs),
     /// Rule plugins: build one from source, run one over a facts snapshot.
     Plugins {
         #[command(subcommand)]
@@ -110,6 +117,10 @@ async fn main() -> anyhow::Result<()> {
     if let Command::SpfSuite { file } = &cli.command {
         return spf::run_suite(file).await;
     }
+    // Posture checks need only DNS (and HTTPS for MTA-STS): no configuration needed.
+    if let Command::Check(args) = &cli.command {
+        return check::run(args).await;
+    }
     // Bounce classification is pure: no configuration, stdout is the result lines only.
     if let Command::Bounces { command } = &cli.command {
         return bounces::run(command);
@@ -149,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
             println!("database is up to date");
             Ok(())
         }
-        Command::Import { paths } => {
+        Command::Import { paths, postfix_log } => {
             let store = postern::open_store(&config).await?;
             let ingestor = postern_ingest::Ingestor::new(
                 store,
@@ -158,15 +169,67 @@ async fn main() -> anyhow::Result<()> {
                 },
                 std::sync::Arc::new(tokio::sync::Notify::new()),
             );
-            let summary = postern_ingest::import_paths(&ingestor, &paths).await?;
-            println!("{}", serde_json::to_string_pretty(&summary)?);
+            if let Some(log) = postfix_log {
+                import_postfix_log(&ingestor, &log).await?;
+            }
+            if !paths.is_empty() {
+                let summary = postern_ingest::import_paths(&ingestor, &paths).await?;
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            }
             Ok(())
         }
         Command::Admin { command } => admin(&config, command).await,
         Command::Plugins { command } => plugins::run(&command),
         Command::SpfSuite { file } => spf::run_suite(&file).await,
         Command::Bounces { command } => bounces::run(&command),
+        Command::Check(args) => check::run(&args).await,
     }
+}
+
+/// `postern import --postfix-log FILE|-`: the log's delivery lines become send volume and
+/// bounces; prints a summary.
+async fn import_postfix_log(
+    ingestor: &postern_ingest::Ingestor,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let bytes = if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        tokio::io::stdin().read_to_end(&mut buf).await?;
+        buf
+    } else {
+        tokio::fs::read(path)
+            .await
+            .with_context(|| format!("reading {}", path.display()))?
+    };
+    let now = chrono::Utc::now();
+    let log = postern_ingest::parse_postfix_log(&String::from_utf8_lossy(&bytes), now);
+    let events = log.events.len();
+    let intake = ingestor
+        .ingest_delivery_events(
+            None,
+            postern_ingest::Source::Import(format!("postfix:{}", path.display())),
+            bytes,
+            log.events,
+            now,
+        )
+        .await?;
+    let summary = serde_json::json!({
+        "lines": log.lines,
+        "ignored": log.ignored,
+        "problems": log.problems,
+        "events": events,
+        "stored": intake.stored,
+        "unassigned": intake.unassigned,
+        "duplicates": intake.duplicates,
+        "delivered": intake.delivered,
+        "skipped": intake.skipped,
+        "suppressed": intake.suppressed,
+        "clients": intake.clients,
+        "input": intake.input,
+    });
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
 }
 
 /// Prints how to log in: the new owner's credentials on first start, else where they are.

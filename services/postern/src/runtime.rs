@@ -162,16 +162,49 @@ pub async fn start_services(
         jwt.clone(),
         StoreTokens::new(store.clone()),
     ));
-    // Compiling the plugins is CPU work: once per process, off the executor. Analysis and
-    // the API (uploads, verifyIssueNow) share the one rule set.
-    let rules = tokio::task::spawn_blocking(|| RuleSet::builtin(RuleLimits::default()))
-        .await
-        .context("loading the rule plugins")??;
+    // Compiling the plugins is CPU work: once per process, off the executor, and only in a
+    // process that evaluates rules (analysis) or answers for them (api: uploads,
+    // verifyIssueNow); an ingest- or notify-only process gets a host with no plugins.
+    // Analysis and the API share the one rule set.
+    let needs_rules = services.analysis || services.api;
+    let rules = tokio::task::spawn_blocking(move || {
+        if needs_rules {
+            RuleSet::builtin(RuleLimits::default())
+        } else {
+            Ok(RuleSet::new(
+                postern_rules::PluginHost::new(RuleLimits::default())?,
+                Vec::new(),
+            ))
+        }
+    })
+    .await
+    .context("loading the rule plugins")??;
     let rules = Arc::new(rules);
     // One evaluator (one evaluation per domain at a time) for the API's verifyIssueNow, the
     // consumer and the schedule.
     let evaluator = Evaluator::new(store.clone(), rules);
-    let engine = Arc::new(AnalysisEngine::with_evaluator(evaluator.clone()));
+    // DNS posture checks: in analysis (when added, on schedule) and in the api
+    // (checkDomainNow); both evaluate the domain's rules afterwards.
+    let posture = if config.analysis.dns_posture && (services.analysis || services.api) {
+        Some(posture_checker(config, &store, &evaluator)?)
+    } else {
+        None
+    };
+    // Blocklist checks: in analysis (on schedule) and in the api (checkBlocklistsNow),
+    // through one monitor (its rate limits and cache bound the queries of the process).
+    let blocklists = if config.analysis.blocklists && (services.analysis || services.api) {
+        Some(blocklist_checker(config, &store, &evaluator)?)
+    } else {
+        None
+    };
+    let mut engine = AnalysisEngine::with_evaluator(evaluator.clone());
+    if let Some(checker) = &posture {
+        engine = engine.with_posture(checker.clone());
+    }
+    if let Some(checker) = &blocklists {
+        engine = engine.with_blocklists(checker.clone());
+    }
+    let engine = Arc::new(engine);
     let schema = postern_graphql::build_schema(store.clone(), Arc::new(jwt), engine);
     let wake = Arc::new(Notify::new());
     let ingestor = Ingestor::new(
@@ -185,7 +218,9 @@ pub async fn start_services(
         ingestor,
         auth: auth.clone(),
         max_body_bytes: config.ingest.max_body_bytes,
+        esp: (&config.ingest.esp).into(),
     };
+    let mail_ingestor = intake.ingestor.clone();
     // The api's live issue feed; each subscriber may fall this many events behind.
     let issue_feed = LiveFeed::new(1024);
     let listener = TcpListener::bind(config.http.listen)
@@ -221,6 +256,11 @@ pub async fn start_services(
         Duration::from_secs(1),
         shutdown.clone(),
     )];
+    if services.ingest
+        && let Some(addr) = config.ingest.smtp.listen
+    {
+        tasks.push(start_smtp(config, addr, mail_ingestor, shutdown.clone()).await?);
+    }
     if services.api {
         // Each api process tails `issue.changed` itself, so every process sees every event.
         tasks.push(
@@ -256,6 +296,40 @@ pub async fn start_services(
             }
         }));
     }
+    if services.analysis
+        && let Some(checker) = blocklists
+        && let Some(every) = config.analysis.blocklist_every()
+    {
+        tasks.push(tokio::spawn(postern_analysis::run_blocklist_schedule(
+            checker,
+            every,
+            shutdown.clone(),
+        )));
+    }
+    if services.analysis
+        && let Some(checker) = posture
+    {
+        if let Some(every) = config.analysis.posture_every() {
+            tasks.push(tokio::spawn(postern_analysis::run_posture_schedule(
+                checker.clone(),
+                every,
+                config.analysis.posture_tick(),
+                shutdown.clone(),
+            )));
+        }
+        let (bus, shutdown, consumer) = (
+            bus.clone(),
+            shutdown.clone(),
+            format!("{}-{}", hostname(), std::process::id()),
+        );
+        tasks.push(tokio::spawn(async move {
+            if let Err(error) =
+                postern_analysis::run_domain_added_consumer(checker, bus, consumer, shutdown).await
+            {
+                tracing::error!(%error, "posture consumer stopped");
+            }
+        }));
+    }
     if services.notify {
         tasks.extend(postern_notify::spawn(
             store.clone(),
@@ -287,6 +361,80 @@ pub async fn start_services(
         shutdown: trigger,
         tasks,
     })
+}
+
+/// Binds the SMTP intake listener (`[ingest.smtp]`) and serves it until shutdown.
+async fn start_smtp(
+    config: &Config,
+    addr: std::net::SocketAddr,
+    ingestor: Ingestor,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<JoinHandle<()>> {
+    let smtp = &config.ingest.smtp;
+    let tls = match (&smtp.tls_cert, &smtp.tls_key) {
+        (Some(cert), Some(key)) => Some(postern_ingest::load_tls(cert, key)?),
+        _ => None,
+    };
+    let listener = postern_ingest::SmtpListener::bind(
+        addr,
+        postern_ingest::SmtpSettings::from(smtp),
+        tls,
+        Arc::new(postern_ingest::IngestRouter::new(ingestor)),
+    )
+    .await?;
+    Ok(tokio::spawn(listener.run(shutdown)))
+}
+
+/// The DNS posture checker: hickory through `analysis.nameservers` (the system's resolvers
+/// when empty) and an HTTPS fetcher for MTA-STS policies.
+fn posture_checker(
+    config: &Config,
+    store: &Store,
+    evaluator: &Evaluator,
+) -> anyhow::Result<postern_analysis::PostureChecker> {
+    let resolver = postern_dns::HickoryResolver::new(&postern_dns::ResolverSettings {
+        nameservers: config.analysis.nameservers.clone(),
+        timeout: Duration::from_millis(config.analysis.dns_timeout_ms),
+        ..postern_dns::ResolverSettings::default()
+    })
+    .context("DNS resolver for posture checks")?;
+    let fetcher = postern_mailauth::posture::mtasts::HttpsPolicyFetcher::new(
+        &postern_mailauth::posture::mtasts::HttpsFetcherSettings::default(),
+    )
+    .map_err(|e| anyhow::anyhow!("MTA-STS policy fetcher: {e}"))?;
+    Ok(postern_analysis::PostureChecker::new(
+        store.clone(),
+        Arc::new(resolver),
+        Arc::new(fetcher),
+        Some(evaluator.clone()),
+    ))
+}
+
+/// The blocklist checker: one monitor asking hickory through `analysis.nameservers` (the
+/// system's resolvers when empty; public lists refuse big open resolvers, so production
+/// points this at a resolver of its own).
+fn blocklist_checker(
+    config: &Config,
+    store: &Store,
+    evaluator: &Evaluator,
+) -> anyhow::Result<postern_analysis::BlocklistChecker> {
+    let resolver = postern_dns::HickoryResolver::new(&postern_dns::ResolverSettings {
+        nameservers: config.analysis.nameservers.clone(),
+        timeout: Duration::from_millis(config.analysis.dns_timeout_ms),
+        ..postern_dns::ResolverSettings::default()
+    })
+    .context("DNS resolver for blocklist checks")?;
+    let monitor = postern_blocklist::BlocklistMonitor::new(
+        Arc::new(resolver),
+        postern_blocklist::MonitorSettings::default(),
+    );
+    postern_analysis::BlocklistChecker::new(
+        store.clone(),
+        Arc::new(monitor),
+        Some(evaluator.clone()),
+        config.analysis.blocklist_source_min_messages,
+    )
+    .map_err(|e| anyhow::anyhow!("blocklist checker: {e}"))
 }
 
 fn hostname() -> String {

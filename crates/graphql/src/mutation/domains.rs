@@ -1,4 +1,4 @@
-//! `addDomain`, `removeDomain`.
+//! `addDomain`, `removeDomain`, `checkDomainNow`.
 
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
@@ -7,8 +7,9 @@ use postern_bus::{Envelope, topics};
 use postern_domain::{ClientId, DomainId, DomainName, MspId, ReportId};
 use postern_store::OutboxEvent;
 
-use crate::context::{parse_id, principal, tenant};
+use crate::context::{engine, parse_id, principal, tenant};
 use crate::error::ApiError;
+use crate::types::posture::DnsPostureNode;
 use crate::types::tenancy::DomainNode;
 
 #[derive(Default)]
@@ -87,6 +88,30 @@ impl DomainMutation {
         db.remove_domain(id, event).await?;
         tracing::info!(domain = %domain.name, "domain removed");
         Ok(true)
+    }
+
+    /// Runs the DNS posture checks of a domain now (SPF, DMARC, DKIM, MTA-STS, TLS-RPT,
+    /// BIMI, MX), stores the result as its newest snapshot, turns the findings into issues
+    /// and answers the posture. Every role that sees the domain may ask.
+    async fn check_domain_now(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The domain's id.")] id: ID,
+    ) -> Result<DnsPostureNode, ApiError> {
+        let db = tenant(ctx)?;
+        let id: DomainId = parse_id(&id)?;
+        let domain = db.domain(id).await?;
+        engine(ctx)?
+            .check_domain_dns(domain.id)
+            .await
+            .map_err(|why| {
+                tracing::error!(error = %why, domain = %domain.name, "posture check failed");
+                ApiError::Internal
+            })?;
+        db.dns_posture(domain.id)
+            .await?
+            .map(DnsPostureNode)
+            .ok_or(ApiError::Internal)
     }
 }
 

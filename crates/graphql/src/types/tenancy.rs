@@ -93,6 +93,35 @@ impl DomainNode {
         Ok(ClientNode(client_by_id(ctx, self.0.client_id).await?))
     }
 
+    /// The DNS posture from the newest check run (SPF, DMARC, DKIM, MTA-STS, TLS-RPT, BIMI,
+    /// MX); null until the domain was first checked (right after it is added).
+    async fn dns_posture(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::types::posture::DnsPostureNode>, ApiError> {
+        Ok(tenant(ctx)?
+            .dns_posture(self.0.id)
+            .await?
+            .map(crate::types::posture::DnsPostureNode))
+    }
+
+    /// Earlier check runs, newest first, each with what changed from the run before.
+    async fn dns_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many runs: 1 to 500, default 50.")] first: Option<i32>,
+    ) -> Result<Vec<crate::types::posture::DnsPostureNode>, ApiError> {
+        let limit = page_size(first)?;
+        let page = tenant(ctx)?
+            .dns_history(self.0.id, postern_store::PageRequest::first(limit))
+            .await?;
+        Ok(page
+            .items
+            .into_iter()
+            .map(crate::types::posture::DnsPostureNode)
+            .collect())
+    }
+
     /// Message totals from DMARC aggregate reports over the days (UTC) from `from`'s date to
     /// `to`'s date, both included.
     async fn summary(

@@ -4,12 +4,16 @@
 
 mod analysis;
 mod auth;
+mod blocklist;
+mod bounce_facts;
+mod bounces;
 mod facts;
 mod ingest;
 mod issues;
 mod notify;
 mod outbox;
 mod plugins;
+mod posture;
 mod writer;
 
 pub use writer::AggregateWriter;

@@ -7,15 +7,19 @@
 
 mod access;
 mod aggregates;
+mod blocklist;
+mod bounces;
 mod clients;
 mod domains;
 mod issues;
 mod notify;
 mod plugins;
+mod posture;
 mod reports;
 
 pub(crate) use access::insert_user;
 pub(crate) use aggregates::{sources_in, summary_in};
+pub(crate) use bounces::suppress_in;
 pub(crate) use reports::raw_input_meta;
 
 use crate::error::StoreError;

@@ -11,6 +11,7 @@ mod support;
 
 mod access;
 mod aggregates;
+mod bounces;
 mod clients;
 mod domains;
 mod facts;
@@ -18,6 +19,7 @@ mod ingest;
 mod issues;
 mod outbox;
 mod plugins;
+mod posture;
 mod reports;
 mod row_security;
 mod throughput;

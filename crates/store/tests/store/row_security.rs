@@ -212,6 +212,25 @@ async fn app_role_can_neither_skip_policies_nor_change_the_schema() {
         forced.try_get::<i64>("", "n").unwrap(),
         postern_migrations::TENANT_TABLES.len() as i64
     );
+    // Every table that carries a tenant (a client_id column), including the ones later
+    // migrations add, has row security enabled and forced.
+    let unprotected = app
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT DISTINCT c.table_name AS t FROM information_schema.columns c \
+             JOIN pg_class p ON p.relname = c.table_name AND p.relkind = 'r' \
+             WHERE c.table_schema = 'public' AND c.column_name = 'client_id' \
+             AND NOT (p.relrowsecurity AND p.relforcerowsecurity) ORDER BY 1",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "t").unwrap())
+        .collect::<Vec<_>>();
+    assert!(
+        unprotected.is_empty(),
+        "tables without row security: {unprotected:?}"
+    );
     assert!(app.execute_unprepared("DROP TABLE report").await.is_err());
     assert!(
         app.execute_unprepared("ALTER TABLE report DISABLE ROW LEVEL SECURITY")

@@ -51,7 +51,8 @@ impl Rule for Alignment {
              DKIM",
         );
         for (s, o) in &fragile {
-            let name = s.reverse_dns.as_deref().unwrap_or(&s.ip);
+            let ip = s.ip.to_string();
+            let name = s.reverse_dns.as_deref().unwrap_or(&ip);
             finding = finding.evidence(
                 "source",
                 format!(

@@ -87,7 +87,7 @@ impl Rule for FailingSource {
         let mut ips: Vec<String> = failing
             .iter()
             .take(MAX_LISTED)
-            .map(|s| s.ip.clone())
+            .map(|s| s.ip.to_string())
             .collect();
         if failing.len() > MAX_LISTED {
             ips.push(format!("{} more", failing.len() - MAX_LISTED));

@@ -65,6 +65,7 @@ impl Rule for NewSource {
             "the sources are confirmed as yours and pass DMARC, or stop sending",
         );
         for s in &new {
+            let ip = s.ip.to_string();
             finding = finding.evidence(
                 "source",
                 format!(
@@ -82,7 +83,7 @@ impl Rule for NewSource {
                 format!(
                     "{} started sending as {} recently. Check with your teams and vendors \
                      whether a new service or campaign started.",
-                    s.reverse_dns.as_deref().unwrap_or(&s.ip),
+                    s.reverse_dns.as_deref().unwrap_or(&ip),
                     facts.domain
                 ),
             ));

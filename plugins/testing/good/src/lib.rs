@@ -21,7 +21,7 @@ impl Rule for Good {
                     "a source was seen",
                     "nothing to verify",
                 )
-                .evidence("source_ip", &s.ip)
+                .evidence("source_ip", s.ip)
                 .evidence("messages", s.messages)
             })
             .collect()

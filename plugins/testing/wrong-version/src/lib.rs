@@ -1,5 +1,5 @@
-//! Test plugin: exports `postern:rules/plugin@0.2.0`, which the 0.1.0 host must refuse with a
-//! clear version error.
+//! Test plugin: exports `postern:rules/plugin@0.3.0`, which the host (it runs 0.2.0 and
+//! 0.1.0) must refuse with a clear version error.
 
 wit_bindgen::generate!({
     path: "wit",

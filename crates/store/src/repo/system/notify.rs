@@ -19,10 +19,52 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use postern_domain::{ClientId, IssueId, MspId};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
-    ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set, TryInsertResult,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TryInsertResult,
 };
 use std::collections::HashMap;
+
+/// The advisory-lock key of an issue's notification planning (a namespace in the high bits
+/// so it never meets the migration lock).
+fn issue_lock_key(issue: IssueId) -> i64 {
+    let bytes = issue.as_uuid().into_bytes();
+    let mut low = [0u8; 8];
+    low.copy_from_slice(&bytes[8..16]);
+    (i64::from_be_bytes(low) & 0x00ff_ffff_ffff_ffff) | (0x4e << 56)
+}
+
+/// What each channel was last told about `issue` (suppressed rows do not count).
+async fn last_notices(
+    txn: &DatabaseTransaction,
+    channels: &[ChannelId],
+    issue: IssueId,
+) -> Result<HashMap<ChannelId, LastNotice>, StoreError> {
+    let mut out = HashMap::new();
+    for channel in channels {
+        let row = notify_delivery::Entity::find()
+            .filter(notify_delivery::Column::ChannelId.eq(channel.as_uuid()))
+            .filter(notify_delivery::Column::IssueId.eq(issue.as_uuid()))
+            .filter(notify_delivery::Column::Kind.eq(DeliveryKind::Event.as_str()))
+            .filter(notify_delivery::Column::Status.ne(DeliveryStatus::Suppressed.as_str()))
+            .order_by_desc(notify_delivery::Column::Id)
+            .one(txn)
+            .await?;
+        if let Some(row) = row
+            && let Notice::Issue(notice) = from_json::<Notice>("notification", row.payload)?
+        {
+            out.insert(
+                *channel,
+                LastNotice {
+                    at: row.created_at,
+                    event_kind: notice.event_kind,
+                    to_state: notice.to_state,
+                    severity: notice.severity,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
 
 /// Most events one digest message lists; the rest wait for the next digest.
 pub const MAX_DIGEST_EVENTS: u64 = 500;
@@ -111,30 +153,7 @@ impl SystemDb {
         issue: IssueId,
     ) -> Result<HashMap<ChannelId, LastNotice>, StoreError> {
         let txn = self.read().await?;
-        let mut out = HashMap::new();
-        for channel in channels {
-            let row = notify_delivery::Entity::find()
-                .filter(notify_delivery::Column::ChannelId.eq(channel.as_uuid()))
-                .filter(notify_delivery::Column::IssueId.eq(issue.as_uuid()))
-                .filter(notify_delivery::Column::Kind.eq(DeliveryKind::Event.as_str()))
-                .filter(notify_delivery::Column::Status.ne(DeliveryStatus::Suppressed.as_str()))
-                .order_by_desc(notify_delivery::Column::Id)
-                .one(&txn)
-                .await?;
-            if let Some(row) = row
-                && let Notice::Issue(notice) = from_json::<Notice>("notification", row.payload)?
-            {
-                out.insert(
-                    *channel,
-                    LastNotice {
-                        at: row.created_at,
-                        event_kind: notice.event_kind,
-                        to_state: notice.to_state,
-                        severity: notice.severity,
-                    },
-                );
-            }
-        }
+        let out = last_notices(&txn, channels, issue).await?;
         txn.commit().await?;
         Ok(out)
     }
@@ -143,12 +162,42 @@ impl SystemDb {
     /// (pending, due now, or suppressed with its reason) and the digest items. Idempotent:
     /// a (channel, event) pair that is already logged is left alone, so a redelivered event
     /// changes nothing. Returns how many deliveries were newly queued as pending.
+    ///
+    /// `planned_from` is what [`SystemDb::notify_last_notices`] answered when the plan (and
+    /// its quiet-period decisions) was made. The check and the log are one step: the
+    /// transaction takes a per-issue lock (PostgreSQL advisory lock; SQLite writes are
+    /// serialised anyway) and reads the last notices again; if another process logged a
+    /// notice for this issue on one of these channels meanwhile, nothing is written and
+    /// `None` is returned, so the caller plans again from the new state instead of telling a
+    /// channel twice within its quiet period.
     pub async fn record_notifications(
         &self,
+        planned_from: &HashMap<ChannelId, LastNotice>,
         deliveries: &[PlannedDelivery],
         digest: &[PlannedDigestItem],
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Option<usize>, StoreError> {
         let txn = self.write().await?;
+        if let Some(issue) = deliveries.first().map(|d| d.notice.issue_id) {
+            if self.store.backend() == crate::Backend::Postgres {
+                txn.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock($1)",
+                    [issue_lock_key(issue).into()],
+                ))
+                .await?;
+            }
+            let mut channels: Vec<ChannelId> = deliveries.iter().map(|d| d.channel).collect();
+            channels.sort_by_key(|c| c.as_uuid());
+            channels.dedup();
+            let now_last = last_notices(&txn, &channels, issue).await?;
+            let changed = channels
+                .iter()
+                .any(|c| now_last.get(c) != planned_from.get(c));
+            if changed {
+                txn.rollback().await?;
+                return Ok(None);
+            }
+        }
         let now = now();
         let mut queued = 0;
         for planned in deliveries {
@@ -206,7 +255,7 @@ impl SystemDb {
                 .await?;
         }
         txn.commit().await?;
-        Ok(queued)
+        Ok(Some(queued))
     }
 
     /// Claims up to `limit` pending deliveries that are due at `now`, oldest due first:
