@@ -4,6 +4,7 @@
 //! built-in plugin through the WebAssembly host and compiled natively). See the README's
 //! "Benchmark" section.
 
+mod bounces;
 mod posture;
 mod rules;
 
@@ -63,6 +64,9 @@ enum BenchCommand {
     /// and DNS queries per domain, beside checkdmarc on a sample (the other flags do not
     /// apply).
     Posture(posture::PostureArgs),
+    /// Bounces: classification throughput over the Sisimai corpus beside Perl Sisimai, and
+    /// triage of generated bounces into groups and rates (the other flags do not apply).
+    Bounces(bounces::BouncesArgs),
     /// (internal) parse one file in a fresh process and report its peak memory.
     ParseFile { path: PathBuf },
 }
@@ -332,6 +336,9 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(BenchCommand::Posture(args)) = &cli.command {
         return posture::run(args);
+    }
+    if let Some(BenchCommand::Bounces(args)) = &cli.command {
+        return bounces::run(args);
     }
     if let Some(BenchCommand::ParseFile { path }) = cli.command {
         let bytes = std::fs::read(&path)?;

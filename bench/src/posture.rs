@@ -1,18 +1,21 @@
 //! `postern-bench posture`: the full posture check (`postern_mailauth::posture::check_domain`)
 //! of generated domains served by a real authoritative DNS server on loopback
-//! (`postern_dns::testing::LoopbackServer`), through `HickoryResolver`; then checkdmarc on a
+//! (`postern_dns::testing::LoopbackServer`), through `StubResolver` (or `HickoryResolver`
+//! with `--resolver hickory`); then checkdmarc on a
 //! sample of the same domains against the same server, with the SPF and DMARC validity of
 //! both compared domain by domain. See the README's "Posture checks" section.
 
 use anyhow::{Context, ensure};
 use futures::StreamExt;
 use postern_dns::testing::LoopbackServer;
-use postern_dns::{HickoryResolver, ResolverSettings};
+use postern_dns::{HickoryResolver, Resolver, ResolverSettings, StubResolver};
 use postern_mailauth::posture::mtasts::{FetchError, FetchedPolicy, PolicyFetcher};
 use postern_mailauth::posture::{CheckKind, CheckStatus, PostureOptions, check_domain};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The goal of issue 5: at least this many times checkdmarc's throughput.
@@ -36,6 +39,152 @@ pub struct PostureArgs {
     /// Skip the checkdmarc run.
     #[arg(long)]
     pub skip_checkdmarc: bool,
+    /// The resolver the checks use: `stub` (`postern_dns::StubResolver`, the lean one) or
+    /// `hickory` (hickory-resolver), both pointed at the loopback server.
+    #[arg(long, default_value = "stub")]
+    pub resolver: ResolverKind,
+    /// The authoritative server: `loopback` (hickory-server inside this process) or `nsd`
+    /// (NSD from the Debian package, its own process, started and stopped by the run).
+    #[arg(long, default_value = "loopback")]
+    pub server: ServerKind,
+}
+
+/// Which authoritative server serves the generated zones.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    /// `postern_dns::testing::LoopbackServer` (hickory-server) on threads of this process.
+    Loopback,
+    /// `nsd` in a process of its own.
+    Nsd,
+}
+
+/// The running authoritative server.
+enum Server {
+    Loopback(LoopbackServer),
+    Nsd(NsdServer),
+}
+
+impl Server {
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Server::Loopback(s) => s.addr(),
+            Server::Nsd(s) => s.addr,
+        }
+    }
+
+    /// Queries the server received so far, when it counts them.
+    fn queries(&self) -> Option<u64> {
+        match self {
+            Server::Loopback(s) => Some(s.queries()),
+            Server::Nsd(_) => None,
+        }
+    }
+}
+
+/// NSD serving the zones from a temporary directory, stopped (SIGTERM) when dropped.
+struct NsdServer {
+    child: std::process::Child,
+    addr: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl NsdServer {
+    /// Writes a zone file per zone and an `nsd.conf`, starts `nsd -d` on a free loopback
+    /// port and waits until it answers.
+    fn start(zones: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let port = {
+            let probe = std::net::UdpSocket::bind("127.0.0.1:0")?;
+            probe.local_addr()?.port()
+        };
+        let root = dir.path().display().to_string();
+        let mut conf = format!(
+            "server:\n  ip-address: 127.0.0.1@{port}\n  port: {port}\n  username: \"\"\n  \
+             chroot: \"\"\n  zonesdir: \"{root}\"\n  database: \"\"\n  \
+             zonelistfile: \"{root}/zone.list\"\n  xfrdfile: \"{root}/xfrd.state\"\n  \
+             pidfile: \"{root}/nsd.pid\"\n  logfile: \"{root}/nsd.log\"\n  \
+             server-count: 1\n  verbosity: 0\n  hide-version: yes\n\
+             remote-control:\n  control-enable: no\n"
+        );
+        for (index, (origin, text)) in zones.iter().enumerate() {
+            let file = format!("z{index}.zone");
+            std::fs::write(
+                dir.path().join(&file),
+                format!(
+                    "$ORIGIN {origin}.\n$TTL 300\n@ IN SOA ns.test. hostmaster.test. 1 3600 600 \
+                     86400 60\n@ IN NS ns.test.\n{text}"
+                ),
+            )?;
+            conf.push_str(&format!(
+                "zone:\n  name: \"{origin}\"\n  zonefile: \"{file}\"\n"
+            ));
+        }
+        let conf_path = dir.path().join("nsd.conf");
+        std::fs::write(&conf_path, conf)?;
+        let child = Command::new("nsd")
+            .arg("-d")
+            .arg("-c")
+            .arg(&conf_path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("starting nsd (apt-get install nsd)")?;
+        let server = Self {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            _dir: dir,
+        };
+        server.wait_ready(zones.last().map_or("test", |(origin, _)| *origin))?;
+        Ok(server)
+    }
+
+    /// Polls until the SOA of `origin` (the last zone loaded) is answered.
+    fn wait_ready(&self, origin: &str) -> anyhow::Result<()> {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0")?;
+        socket.set_read_timeout(Some(Duration::from_millis(200)))?;
+        let mut query = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in origin.split('.') {
+            query.push(u8::try_from(label.len())?);
+            query.extend_from_slice(label.as_bytes());
+        }
+        query.extend_from_slice(&[0, 0, 6, 0, 1]);
+        let mut buffer = [0u8; 512];
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            socket.send_to(&query, self.addr)?;
+            // An answer with RCODE NOERROR and one answer record: the zone is served.
+            if let Ok(len) = socket.recv(&mut buffer)
+                && len > 12
+                && buffer[..2] == [0x12, 0x34]
+                && buffer[3] & 0x0f == 0
+                && buffer[7] >= 1
+            {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        anyhow::bail!("nsd did not answer within 60 s")
+    }
+}
+
+impl Drop for NsdServer {
+    fn drop(&mut self) {
+        // SIGTERM lets nsd stop its server processes too.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Which [`Resolver`] implementation the benchmark runs the checks through.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResolverKind {
+    /// `postern_dns::StubResolver`.
+    Stub,
+    /// `postern_dns::HickoryResolver`.
+    Hickory,
 }
 
 /// The shapes of generated domains, cycled.
@@ -125,62 +274,73 @@ struct Verdict {
     dmarc: CheckStatus,
 }
 
-/// Checks `domains` with `concurrency` in flight; the verdicts, the queries the checks
-/// made, and the wall time.
+/// Checks `domains` with `concurrency` in flight, each check a task of the runtime (so
+/// every worker thread takes part); the verdicts, the queries the checks made, and the
+/// wall time.
 async fn run_postern(
-    resolver: &HickoryResolver,
+    resolver: Arc<dyn Resolver>,
     domains: &[String],
     concurrency: usize,
-) -> (Vec<Verdict>, u64, Duration) {
-    let options = PostureOptions {
+) -> anyhow::Result<(Vec<Verdict>, u64, Duration)> {
+    let options = Arc::new(PostureOptions {
         checked_at: chrono::Utc::now(),
         spf: postern_mailauth::spf::SpfOptions {
             audit: true,
             ..Default::default()
         },
         dkim_selectors: Vec::new(),
-        fetcher: std::sync::Arc::new(NoFetch),
-    };
+        fetcher: Arc::new(NoFetch),
+    });
     let start = Instant::now();
-    let mut results: Vec<(usize, Verdict, u32)> = futures::stream::iter(domains.iter().enumerate())
-        .map(|(i, domain)| {
-            let options = &options;
-            async move {
-                let report = check_domain(resolver, domain, options).await;
-                let status = |kind| {
-                    report
-                        .check(kind)
-                        .map_or(CheckStatus::Unknown, |c| c.status)
-                };
-                let verdict = Verdict {
-                    spf: status(CheckKind::Spf),
-                    dmarc: status(CheckKind::Dmarc),
-                };
-                (i, verdict, report.queries)
-            }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+    let joined: Vec<Result<(usize, Verdict, u32), tokio::task::JoinError>> =
+        futures::stream::iter(domains.iter().cloned().enumerate())
+            .map(|(i, domain)| {
+                let resolver = Arc::clone(&resolver);
+                let options = Arc::clone(&options);
+                tokio::spawn(async move {
+                    let report = check_domain(resolver.as_ref(), &domain, &options).await;
+                    let status = |kind| {
+                        report
+                            .check(kind)
+                            .map_or(CheckStatus::Unknown, |c| c.status)
+                    };
+                    let verdict = Verdict {
+                        spf: status(CheckKind::Spf),
+                        dmarc: status(CheckKind::Dmarc),
+                    };
+                    (i, verdict, report.queries)
+                })
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
     let elapsed = start.elapsed();
+    let mut results = joined
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .context("a domain check panicked")?;
     results.sort_by_key(|(i, _, _)| *i);
     let queries = results.iter().map(|(_, _, q)| u64::from(*q)).sum();
-    (
+    Ok((
         results.into_iter().map(|(_, v, _)| v).collect(),
         queries,
         elapsed,
-    )
+    ))
 }
 
 /// A resolver at the loopback server with a cache big enough for the run.
-fn resolver(server: &LoopbackServer, cache: bool) -> anyhow::Result<HickoryResolver> {
-    Ok(HickoryResolver::new(&ResolverSettings {
+fn resolver(server: &Server, kind: ResolverKind, cache: bool) -> anyhow::Result<Arc<dyn Resolver>> {
+    let settings = ResolverSettings {
         nameservers: vec![server.addr()],
         timeout: Duration::from_secs(2),
         attempts: 2,
         cache_size: if cache { 65_536 } else { 0 },
         max_concurrent: 256,
-    })?)
+    };
+    Ok(match kind {
+        ResolverKind::Stub => Arc::new(StubResolver::new(&settings)?),
+        ResolverKind::Hickory => Arc::new(HickoryResolver::new(&settings)?),
+    })
 }
 
 /// checkdmarc's (SPF valid, DMARC valid) by domain.
@@ -190,7 +350,7 @@ type TheirVerdicts = BTreeMap<String, (bool, bool)>;
 /// wall time as measured inside Python.
 fn run_checkdmarc(
     python: &str,
-    server: &LoopbackServer,
+    server: &Server,
     domains: &[String],
 ) -> anyhow::Result<(TheirVerdicts, f64)> {
     const SCRIPT: &str = r#"
@@ -248,17 +408,22 @@ pub fn run(args: &PostureArgs) -> anyhow::Result<()> {
     let provider = provider_zone();
     // The parent zone answers NXDOMAIN for the DMARC organizational-domain walk
     // (`_dmarc.test`) instead of REFUSED.
-    let mut builder = LoopbackServer::builder()
-        .zone("test", "")
-        .zone("provider.test", &provider);
-    for (domain, text) in domains.iter().zip(&texts) {
-        builder = builder.zone(domain, text);
-    }
+    let mut zones: Vec<(&str, &str)> = vec![("test", ""), ("provider.test", &provider)];
+    zones.extend(
+        domains
+            .iter()
+            .map(String::as_str)
+            .zip(texts.iter().map(String::as_str)),
+    );
     let load = Instant::now();
-    let server = builder.start()?;
+    let server = match args.server {
+        ServerKind::Loopback => Server::Loopback(LoopbackServer::start(&zones)?),
+        ServerKind::Nsd => Server::Nsd(NsdServer::start(&zones)?),
+    };
     println!(
-        "# postern-bench posture\n\n{} zones loaded into the loopback server in {:.2} s ({})\n",
-        domains.len() + 2,
+        "# postern-bench posture\n\n{} zones loaded into the {:?} server in {:.2} s ({})\n",
+        zones.len(),
+        args.server,
         load.elapsed().as_secs_f64(),
         server.addr()
     );
@@ -267,39 +432,54 @@ pub fn run(args: &PostureArgs) -> anyhow::Result<()> {
         .build()?;
 
     // Full run: a fresh resolver (cold cache), then the same again without any cache.
-    let cached = resolver(&server, true)?;
+    let cached = resolver(&server, args.resolver, true)?;
     let before = server.queries();
     let (verdicts, check_queries, elapsed) =
-        runtime.block_on(run_postern(&cached, &domains, args.concurrency));
-    let packets = server.queries() - before;
-    let uncached = resolver(&server, false)?;
+        runtime.block_on(run_postern(Arc::clone(&cached), &domains, args.concurrency))?;
+    let packets = server
+        .queries()
+        .zip(before)
+        .map(|(after, before)| after - before);
+    let uncached = resolver(&server, args.resolver, false)?;
     let before = server.queries();
-    let (_, _, elapsed_uncached) =
-        runtime.block_on(run_postern(&uncached, &domains, args.concurrency));
-    let packets_uncached = server.queries() - before;
+    let (_, _, elapsed_uncached) = runtime.block_on(run_postern(
+        Arc::clone(&uncached),
+        &domains,
+        args.concurrency,
+    ))?;
+    let packets_uncached = server
+        .queries()
+        .zip(before)
+        .map(|(after, before)| after - before);
+
     let n = domains.len() as f64;
     let rate = n / elapsed.as_secs_f64();
+    let per_domain = |packets: Option<u64>| {
+        packets.map_or_else(|| "–".to_owned(), |p| format!("{:.1}", p as f64 / n))
+    };
     println!(
         "| run | domains | seconds | domains/s | DNS lookups by the checks per domain | DNS packets at the server per domain |"
     );
     println!("|---|---:|---:|---:|---:|---:|");
     println!(
-        "| postern, {} in flight, resolver cache on | {} | {:.2} | {:.0} | {:.1} | {:.1} |",
+        "| postern ({:?} resolver), {} in flight, resolver cache on | {} | {:.2} | {:.0} | {:.1} | {} |",
+        args.resolver,
         args.concurrency,
         domains.len(),
         elapsed.as_secs_f64(),
         rate,
         check_queries as f64 / n,
-        packets as f64 / n
+        per_domain(packets)
     );
     println!(
-        "| postern, {} in flight, no resolver cache | {} | {:.2} | {:.0} | {:.1} | {:.1} |",
+        "| postern ({:?} resolver), {} in flight, no resolver cache | {} | {:.2} | {:.0} | {:.1} | {} |",
+        args.resolver,
         args.concurrency,
         domains.len(),
         elapsed_uncached.as_secs_f64(),
         n / elapsed_uncached.as_secs_f64(),
         check_queries as f64 / n,
-        packets_uncached as f64 / n
+        per_domain(packets_uncached)
     );
 
     let mut by_kind: BTreeMap<&str, BTreeMap<String, usize>> = BTreeMap::new();
@@ -327,12 +507,15 @@ pub fn run(args: &PostureArgs) -> anyhow::Result<()> {
         .take(args.sample)
         .cloned()
         .collect();
-    let sample_resolver = resolver(&server, true)?;
-    let (sample_verdicts, _, sample_elapsed) =
-        runtime.block_on(run_postern(&sample_resolver, &sample, args.concurrency));
-    let sequential_resolver = resolver(&server, true)?;
+    let sample_resolver = resolver(&server, args.resolver, true)?;
+    let (sample_verdicts, _, sample_elapsed) = runtime.block_on(run_postern(
+        Arc::clone(&sample_resolver),
+        &sample,
+        args.concurrency,
+    ))?;
+    let sequential_resolver = resolver(&server, args.resolver, true)?;
     let (_, _, sequential_elapsed) =
-        runtime.block_on(run_postern(&sequential_resolver, &sample, 1));
+        runtime.block_on(run_postern(Arc::clone(&sequential_resolver), &sample, 1))?;
     let (theirs, their_seconds) = run_checkdmarc(&args.python, &server, &sample)?;
     let their_rate = sample.len() as f64 / their_seconds;
     println!(

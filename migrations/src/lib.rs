@@ -20,6 +20,7 @@ mod m20261129_000008_notifications;
 mod m20261129_000009_bounces;
 mod m20261129_000010_blocklists;
 mod m20261129_000011_dns_posture;
+mod m20261129_000012_imap_cursor;
 mod schema;
 
 /// The migrations of Postern, in order.
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_bounces::Migration),
             Box::new(m20261129_000010_blocklists::Migration),
             Box::new(m20261129_000011_dns_posture::Migration),
+            Box::new(m20261129_000012_imap_cursor::Migration),
         ]
     }
 }

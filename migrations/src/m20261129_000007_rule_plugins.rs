@@ -12,11 +12,10 @@
 //! index (NULLs are distinct on both backends), so there are two partial unique indexes, one
 //! for MSP-wide rows and one for client rows; both SQLite and PostgreSQL support them.
 
-use crate::m20261129_000005_row_security::{APP_ROLE, policy_expression};
+use crate::m20261129_000005_row_security::isolate_tenant_tables;
 use crate::schema::{Owner, drop_tables, fk, index, tenant_columns, tenant_index};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 /// The tenant tables this migration adds, with the column that holds each row's client.
 pub const PLUGIN_TENANT_TABLES: [(&str, &str); 3] = [
@@ -116,19 +115,7 @@ impl MigrationTrait for Migration {
         index(manager, "plugin_failure", &["domain_id", "id"], false).await?;
         index(manager, "plugin_failure", &["msp_id", "rule_id"], false).await?;
 
-        if manager.get_database_backend() == DbBackend::Postgres {
-            for (table, client_col) in PLUGIN_TENANT_TABLES {
-                let visible = policy_expression(client_col);
-                db.execute_unprepared(&format!(
-                    "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE};
-                     ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-                     ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-                     CREATE POLICY tenant_isolation ON {table} USING ({visible}) WITH CHECK ({visible})"
-                ))
-                .await?;
-            }
-        }
-        Ok(())
+        isolate_tenant_tables(manager, &PLUGIN_TENANT_TABLES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

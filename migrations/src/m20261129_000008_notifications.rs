@@ -7,11 +7,10 @@
 //! (it holds one issue event). On PostgreSQL all four get the `tenant_isolation` policy of
 //! the row security migration, and `postern_app` gets DML on them.
 
-use crate::m20261129_000005_row_security::{APP_ROLE, policy_expression};
+use crate::m20261129_000005_row_security::isolate_tenant_tables;
 use crate::schema::{Owner, drop_tables, fk, index, tenant_columns, tenant_index};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 /// The tenant tables this migration adds, with the column that holds each row's client.
 pub const NOTIFY_TENANT_TABLES: [(&str, &str); 4] = [
@@ -184,20 +183,7 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
-        if manager.get_database_backend() == DbBackend::Postgres {
-            let db = manager.get_connection();
-            for (table, client_col) in NOTIFY_TENANT_TABLES {
-                let visible = policy_expression(client_col);
-                db.execute_unprepared(&format!(
-                    "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE};
-                     ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-                     ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-                     CREATE POLICY tenant_isolation ON {table} USING ({visible}) WITH CHECK ({visible})"
-                ))
-                .await?;
-            }
-        }
-        Ok(())
+        isolate_tenant_tables(manager, &NOTIFY_TENANT_TABLES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -155,6 +155,29 @@ impl App {
         Ok(body["data"].clone())
     }
 
+    /// Repeats `query` (failing on any GraphQL error) until `done` holds for its data, every
+    /// 200 ms for at most `within`; the error names the last answer.
+    pub async fn graphql_until<F: Fn(&Value) -> bool>(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        within: std::time::Duration,
+        done: F,
+    ) -> anyhow::Result<Value> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let data = self.graphql_ok(token, query, variables.clone()).await?;
+            if done(&data) {
+                return Ok(data);
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("timed out waiting; last answer: {data}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Uploads a report body to `POST /v1/reports`; returns the status and the JSON answer.
     pub async fn upload(
         &self,

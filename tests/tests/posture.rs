@@ -25,32 +25,13 @@ const POSTURE: &str = r#"query($d: String!) {
   }
 }"#;
 
+/// How long the checks and the evaluation may take.
+const WAIT: Duration = Duration::from_secs(30);
+
 const ISSUES: &str = r#"query {
   issues(first: 100) { edges { node { code severity state domain { name }
     fixSteps { title record { name proposed } } } } }
 }"#;
-
-async fn wait_for<F: Fn(&Value) -> bool>(
-    app: &App,
-    token: &str,
-    query: &str,
-    variables: Value,
-    done: F,
-) -> anyhow::Result<Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let data = app
-            .graphql_ok(Some(token), query, variables.clone())
-            .await?;
-        if done(&data) {
-            return Ok(data);
-        }
-        if tokio::time::Instant::now() > deadline {
-            anyhow::bail!("timed out waiting; last answer: {data}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 fn check<'a>(posture: &'a Value, name: &str) -> &'a Value {
     posture["checks"]
@@ -92,14 +73,15 @@ async fn an_added_domain_gets_its_posture_and_issues_with_records_to_publish() -
     .await?;
 
     // Checked within seconds of being added, through the loopback server.
-    let data = wait_for(
-        &app,
-        &token,
-        POSTURE,
-        json!({ "d": "posture.example" }),
-        |d| !d["domain"]["dnsPosture"].is_null(),
-    )
-    .await?;
+    let data = app
+        .graphql_until(
+            Some(&token),
+            POSTURE,
+            json!({ "d": "posture.example" }),
+            WAIT,
+            |d| !d["domain"]["dnsPosture"].is_null(),
+        )
+        .await?;
     assert!(dns.queries() > 0, "the checks asked the loopback server");
     let posture = &data["domain"]["dnsPosture"];
     assert!(posture["queries"].as_i64().unwrap_or(0) > 0, "{posture}");
@@ -121,12 +103,13 @@ async fn an_added_domain_gets_its_posture_and_issues_with_records_to_publish() -
     assert_eq!(check(posture, "bimi")["status"], "missing", "{posture}");
 
     // The findings become issues with the exact record text.
-    let issues = wait_for(&app, &token, ISSUES, json!({}), |d| {
-        d["issues"]["edges"]
-            .as_array()
-            .is_some_and(|e| e.iter().any(|e| e["node"]["code"] == "spf.plus_all"))
-    })
-    .await?;
+    let issues = app
+        .graphql_until(Some(&token), ISSUES, json!({}), WAIT, |d| {
+            d["issues"]["edges"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["node"]["code"] == "spf.plus_all"))
+        })
+        .await?;
     let edges = issues["issues"]["edges"]
         .as_array()
         .cloned()

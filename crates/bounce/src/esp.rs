@@ -1,7 +1,8 @@
 //! ESP webhook payloads turned into [`DeliveryEvent`]s: Amazon SES (through SNS),
 //! SendGrid's event webhook, Mailgun and Postmark, each read as its provider documents it,
 //! plus the signature checks the providers offer (Mailgun HMAC-SHA256, SendGrid ECDSA
-//! P-256; SES is checked by topic, Postmark by HTTP basic auth in the service).
+//! P-256, SNS RSA signatures of SES notifications against their certificate; Postmark is
+//! checked by HTTP basic auth in the service).
 //!
 //! Pure: bytes and an explicit `now` in, events out. One event that cannot be read is a
 //! problem of the payload, not an error of it; the rest are still returned. Events that
@@ -21,7 +22,10 @@ use chrono::{DateTime, Utc};
 pub use mailgun::{parse_mailgun, verify_mailgun};
 pub use postmark::parse_postmark;
 pub use sendgrid::{parse_sendgrid, verify_sendgrid};
-pub use ses::{SnsMessage, parse_ses};
+pub use ses::{
+    SnsMessage, SnsSignatureVersion, SnsSigned, parse_ses, sns_signed, sns_string_to_sign,
+    sns_url_allowed, verify_sns,
+};
 
 /// The ESPs whose webhooks are understood.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,6 +9,9 @@
 //! notification (enhanced status code, SMTP reply code, the SMTP command that failed, the
 //! DSN action) and from the diagnostic texts providers document, never from sample
 //! names. Input size and recipient count are bounded by [`Limits`].
+//!
+//! [`triage`] groups a window's stored bounces (by recipient domain and its provider family,
+//! by campaign and by sending address) for the analysis service's rules and the benchmark.
 
 mod bounce;
 mod classify;
@@ -21,14 +24,20 @@ mod normalize;
 mod ses;
 mod smtp;
 mod text;
+mod triage;
 
 pub use bounce::{Bounce, BounceError, Limits, Reason};
 pub use esp::{
-    Esp, EspError, EspPayload, SnsMessage, parse_mailgun, parse_postmark, parse_sendgrid,
-    parse_ses, verify_mailgun, verify_sendgrid,
+    Esp, EspError, EspPayload, SnsMessage, SnsSignatureVersion, SnsSigned, parse_mailgun,
+    parse_postmark, parse_sendgrid, parse_ses, sns_signed, sns_string_to_sign, sns_url_allowed,
+    verify_mailgun, verify_sendgrid, verify_sns,
 };
 pub use event::{DeliveryEvent, DeliveryKind};
 pub use mbox::{looks_like_mbox, split_mbox};
+pub use triage::{
+    DomainGroup, KeyGroup, MxInfo, ProviderFamily, ReasonTally, Triage, TriageKind, TriageRecord,
+    triage,
+};
 
 /// Parses one message and returns one [`Bounce`] per recipient it reports on, or an
 /// empty list when the message is not a bounce, feedback report or auto-reply.

@@ -305,3 +305,134 @@ fn sendgrid_signature_is_ecdsa_p256_over_timestamp_and_body() -> Result<()> {
     assert!(verify_sendgrid(&public, ts, &body, "AAAA").is_err());
     Ok(())
 }
+
+/// The DER inside a PEM file of the SNS fixtures.
+fn pem_der(pem: &str) -> Vec<u8> {
+    use base64::Engine;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
+}
+
+/// PEM text of a DER certificate, as SNS serves it.
+fn cert_pem(der: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out.into_bytes()
+}
+
+/// A self-signed certificate for the SNS test key (`sns/test-key.pem`, which signed the
+/// `sns/*-signed-*.json` fixtures with openssl), valid in the given years.
+fn sns_cert(from_year: i32, until_year: i32) -> Vec<u8> {
+    let key = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/esp/sns/test-key.pem"),
+    )
+    .unwrap();
+    let key = rcgen::KeyPair::try_from(pem_der(&key).as_slice()).unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["sns.us-east-1.amazonaws.com".to_owned()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(from_year, 1, 1);
+    params.not_after = rcgen::date_time_ymd(until_year, 1, 1);
+    cert_pem(params.self_signed(&key).unwrap().der())
+}
+
+#[test]
+fn sns_signatures_of_version_1_and_2_verify_against_the_signing_certificate() {
+    let cert = sns_cert(2020, 2040);
+    for (file, version) in [
+        (
+            "sns/ses-bounce-signed-v1.json",
+            postern_bounce::SnsSignatureVersion::V1,
+        ),
+        (
+            "sns/ses-bounce-signed-v2.json",
+            postern_bounce::SnsSignatureVersion::V2,
+        ),
+    ] {
+        let signed = postern_bounce::sns_signed(&fixture(file)).unwrap();
+        assert_eq!(signed.version, version);
+        assert_eq!(signed.kind, "Notification");
+        assert!(
+            signed
+                .string_to_sign
+                .starts_with("Message\n{\"notificationType\"")
+        );
+        assert_eq!(
+            postern_bounce::verify_sns(&signed, &cert, now()),
+            Ok(()),
+            "{file}"
+        );
+        // The DER form of the certificate is accepted too.
+        assert_eq!(
+            postern_bounce::verify_sns(
+                &signed,
+                &pem_der(std::str::from_utf8(&cert).unwrap()),
+                now()
+            ),
+            Ok(())
+        );
+    }
+}
+
+#[test]
+fn a_tampered_sns_message_or_a_swapped_signature_version_fails() {
+    let cert = sns_cert(2020, 2040);
+    let mut message: serde_json::Value =
+        serde_json::from_slice(&fixture("sns/ses-bounce-signed-v2.json")).unwrap();
+    let original = message["Message"].as_str().unwrap().to_owned();
+    message["Message"] = original
+        .replace("jane@example.com", "john@example.com")
+        .into();
+    let signed = postern_bounce::sns_signed(&serde_json::to_vec(&message).unwrap()).unwrap();
+    let Err(EspError::Signature(why)) = postern_bounce::verify_sns(&signed, &cert, now()) else {
+        panic!("a tampered message verified");
+    };
+    assert!(why.contains("does not match"), "{why}");
+
+    // A version 2 signature presented as version 1.
+    message["Message"] = original.into();
+    message["SignatureVersion"] = "1".into();
+    let signed = postern_bounce::sns_signed(&serde_json::to_vec(&message).unwrap()).unwrap();
+    assert!(postern_bounce::verify_sns(&signed, &cert, now()).is_err());
+    // Unknown versions and unsigned bodies are refused before any check.
+    message["SignatureVersion"] = "3".into();
+    assert!(matches!(
+        postern_bounce::sns_signed(&serde_json::to_vec(&message).unwrap()),
+        Err(EspError::Signature(_))
+    ));
+    let bare =
+        serde_json::from_str::<serde_json::Value>(message["Message"].as_str().unwrap()).unwrap();
+    assert!(matches!(
+        postern_bounce::sns_signed(&serde_json::to_vec(&bare).unwrap()),
+        Err(EspError::Signature(_))
+    ));
+}
+
+#[test]
+fn an_sns_signing_certificate_outside_its_validity_or_with_another_key_is_refused() {
+    let signed = postern_bounce::sns_signed(&fixture("sns/ses-bounce-signed-v1.json")).unwrap();
+    let Err(EspError::Signature(why)) =
+        postern_bounce::verify_sns(&signed, &sns_cert(2020, 2025), now())
+    else {
+        panic!("an expired certificate was accepted");
+    };
+    assert!(why.contains("not valid at"), "{why}");
+    assert!(postern_bounce::verify_sns(&signed, &sns_cert(2030, 2040), now()).is_err());
+    // A certificate of another (EC) key.
+    let other = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["sns.example".to_owned()]).unwrap();
+    let cert = cert_pem(params.self_signed(&other).unwrap().der());
+    let Err(EspError::Signature(why)) = postern_bounce::verify_sns(&signed, &cert, Utc::now())
+    else {
+        panic!("a certificate of another key was accepted");
+    };
+    assert!(why.contains("RSA"), "{why}");
+    assert!(postern_bounce::verify_sns(&signed, b"not a certificate", now()).is_err());
+}

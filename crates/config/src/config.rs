@@ -30,6 +30,7 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     pub telemetry: TelemetryConfig,
     pub notify: crate::notify::NotifyConfig,
+    pub rules: crate::rules::RulesConfig,
 }
 
 /// `[database]`
@@ -99,6 +100,12 @@ pub struct IngestConfig {
     pub smtp: crate::smtp::SmtpIntakeConfig,
     /// `[ingest.esp]`: signature checks of the ESP webhooks.
     pub esp: crate::esp::EspConfig,
+    /// `[ingest.imap]`: IMAP pull of report and bounce mailboxes (off while empty).
+    pub imap: crate::imap::ImapIntakeConfig,
+    /// Headers of a bounced message (as returned inside the bounce) that name its campaign,
+    /// in order of preference; bounces are grouped by it. ESP events carry their own tag.
+    /// Default `X-Campaign`, `X-Campaign-ID`, `X-Mailgun-Tag`, `X-PM-Tag`.
+    pub campaign_headers: Vec<String>,
 }
 
 /// `[analysis]`
@@ -177,6 +184,7 @@ impl Default for Config {
             analysis: AnalysisConfig::default(),
             telemetry: TelemetryConfig::default(),
             notify: crate::notify::NotifyConfig::default(),
+            rules: crate::rules::RulesConfig::default(),
         }
     }
 }
@@ -230,6 +238,10 @@ impl Default for IngestConfig {
             max_records_per_report: 2_000_000,
             smtp: crate::smtp::SmtpIntakeConfig::default(),
             esp: crate::esp::EspConfig::default(),
+            imap: crate::imap::ImapIntakeConfig::default(),
+            campaign_headers: ["X-Campaign", "X-Campaign-ID", "X-Mailgun-Tag", "X-PM-Tag"]
+                .map(str::to_owned)
+                .to_vec(),
         }
     }
 }
@@ -397,8 +409,10 @@ impl Config {
             "must be an http:// or https:// URL",
         )?;
         self.notify.validate()?;
+        self.rules.validate()?;
         self.ingest.smtp.validate()?;
         self.ingest.esp.validate()?;
+        self.ingest.imap.validate()?;
         Ok(())
     }
 }

@@ -18,7 +18,8 @@ pub struct EspConfig {
     /// signature.
     pub sendgrid_public_key: Option<String>,
     /// The SNS topic ARNs Amazon SES notifications may come from. Non-empty: messages of
-    /// any other topic are refused.
+    /// any other topic are refused. SNS subscriptions are confirmed only for these topics.
+    /// (Every SES post's SNS signature is checked, whatever this holds.)
     pub ses_topic_arns: Vec<String>,
 }
 

@@ -10,7 +10,9 @@ mod config;
 mod env;
 mod error;
 mod esp;
+mod imap;
 mod notify;
+mod rules;
 mod secret;
 mod smtp;
 
@@ -21,6 +23,8 @@ pub use config::{
 pub use env::ENV_PREFIX;
 pub use error::ConfigError;
 pub use esp::EspConfig;
+pub use imap::{ImapAfter, ImapIntakeConfig, ImapMailboxConfig, ImapTls};
 pub use notify::{NotifyConfig, SmtpTlsMode};
+pub use rules::RulesConfig;
 pub use secret::Secret;
 pub use smtp::SmtpIntakeConfig;

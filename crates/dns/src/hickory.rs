@@ -153,7 +153,7 @@ impl Resolver for HickoryResolver {
 
 /// Converts one answer record of the asked type; other types (the CNAMEs of a chain) are
 /// left out.
-fn convert(data: &RData, rtype: RecordType) -> Option<Record> {
+pub(crate) fn convert(data: &RData, rtype: RecordType) -> Option<Record> {
     let host = |name: &Name| name.to_string().trim_end_matches('.').to_owned();
     match (data, rtype) {
         (RData::A(a), RecordType::A) => Some(Record::A(a.0)),

@@ -19,6 +19,9 @@ mod error;
 mod hickory;
 mod lookup;
 mod public;
+#[cfg(feature = "reqwest")]
+mod public_http;
+mod stub;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod zone;
@@ -27,4 +30,7 @@ pub use error::DnsError;
 pub use hickory::{HickoryResolver, ResolverSettings, parse_nameserver};
 pub use lookup::{Lookup, Mx, Record, RecordType, Resolver, Txt, reverse_name};
 pub use public::is_public;
+#[cfg(feature = "reqwest")]
+pub use public_http::PublicOnly;
+pub use stub::StubResolver;
 pub use zone::{ZoneEntry, ZoneResolver};

@@ -8,70 +8,17 @@
 mod support;
 
 use chrono::Utc;
-use postern_domain::{Principal, Role, TenantScope};
-use postern_graphql::PosternSchema;
-use postern_store::{BlocklistObservation, BlocklistVerdict, Client, OutboxEvent, Store};
-use serde_json::{Value, json};
-use support::user;
-
-struct World {
-    schema: PosternSchema,
-    store: Store,
-    a1: Client,
-    a2: Client,
-    msp_admin: Principal,
-    a1_admin: Principal,
-    b_admin: Principal,
-}
+use postern_store::{BlocklistObservation, BlocklistVerdict, Client, OutboxEvent};
+use serde_json::json;
+use support::{Tenants as World, code};
 
 impl World {
-    async fn new() -> World {
-        let store = support::store().await;
-        let sys = store.system();
-        let msp_a = sys.create_msp("MSP A", true).await.unwrap().id;
-        let msp_b = sys.create_msp("MSP B", false).await.unwrap().id;
-        let owner = store.tenant(TenantScope::msp(msp_a, Role::MspOwner, true));
-        let a1 = owner.create_client("A1").await.unwrap();
-        let a2 = owner.create_client("A2").await.unwrap();
-        let msp_admin = user(
-            &store,
-            "admin@a.example",
-            TenantScope::msp(msp_a, Role::MspAdmin, true),
-        )
-        .await;
-        let a1_admin = user(
-            &store,
-            "admin@a1.example",
-            TenantScope::client(msp_a, a1.id, Role::ClientAdmin),
-        )
-        .await;
-        let b_admin = user(
-            &store,
-            "admin@b.example",
-            TenantScope::msp(msp_b, Role::MspAdmin, false),
-        )
-        .await;
-        World {
-            schema: support::schema(&store),
-            store,
-            a1,
-            a2,
-            msp_admin,
-            a1_admin,
-            b_admin,
-        }
-    }
-
-    async fn run(&self, query: &str, variables: Value, principal: &Principal) -> Value {
-        support::run(&self.schema, &self.store, query, variables, *principal).await
-    }
-
     async fn add(&self, client: &Client, value: &str) -> String {
         let r = self
             .run(
                 ADD,
                 json!({"c": client.id.to_string(), "v": value}),
-                &self.msp_admin,
+                self.msp_admin,
             )
             .await;
         assert!(r["errors"].is_null(), "{r}");
@@ -80,10 +27,6 @@ impl World {
             .unwrap()
             .to_owned()
     }
-}
-
-fn code(response: &Value) -> Option<&str> {
-    response["errors"][0]["extensions"]["code"].as_str()
 }
 
 const ADD: &str = "mutation($c: ID!, $v: String!) { addBlocklistTarget(clientId: $c, value: $v, note: \"relay\") { id kind value note automatic lists { listId } } }";
@@ -100,7 +43,7 @@ async fn targets_carry_their_verdicts_and_history_within_the_tenant() {
         .run(
             ADD,
             json!({"c": w.a1.id.to_string(), "v": " 192.0.2.7 "}),
-            &w.msp_admin,
+            w.msp_admin,
         )
         .await;
     assert_eq!(r["data"]["addBlocklistTarget"]["kind"], "ip", "{r}");
@@ -115,7 +58,7 @@ async fn targets_carry_their_verdicts_and_history_within_the_tenant() {
         .run(
             ADD,
             json!({"c": w.a1.id.to_string(), "v": "not a target"}),
-            &w.msp_admin,
+            w.msp_admin,
         )
         .await;
     assert_eq!(code(&bad), Some("bad_request"), "{bad}");
@@ -123,7 +66,7 @@ async fn targets_carry_their_verdicts_and_history_within_the_tenant() {
         .run(
             ADD,
             json!({"c": w.a1.id.to_string(), "v": "192.0.2.7"}),
-            &w.msp_admin,
+            w.msp_admin,
         )
         .await;
     assert_eq!(code(&again), Some("conflict"), "{again}");
@@ -152,7 +95,7 @@ async fn targets_carry_their_verdicts_and_history_within_the_tenant() {
         .unwrap();
 
     let r = w
-        .run(TARGETS, json!({"c": w.a1.id.to_string()}), &w.msp_admin)
+        .run(TARGETS, json!({"c": w.a1.id.to_string()}), w.msp_admin)
         .await;
     let targets = r["data"]["blocklistTargets"].as_array().unwrap();
     assert_eq!(targets.len(), 1, "{r}");
@@ -170,7 +113,7 @@ async fn targets_carry_their_verdicts_and_history_within_the_tenant() {
     assert!(t["history"][0]["until"].is_null());
 
     // The client user sees its own client only; another MSP sees nothing and cannot remove.
-    let r = w.run(TARGETS, json!({}), &w.a1_admin).await;
+    let r = w.run(TARGETS, json!({}), w.a1_admin).await;
     let values: Vec<&str> = r["data"]["blocklistTargets"]
         .as_array()
         .unwrap()
@@ -178,25 +121,25 @@ async fn targets_carry_their_verdicts_and_history_within_the_tenant() {
         .map(|t| t["value"].as_str().unwrap())
         .collect();
     assert_eq!(values, ["192.0.2.7"], "{r}");
-    let r = w.run(TARGETS, json!({}), &w.b_admin).await;
+    let r = w.run(TARGETS, json!({}), w.b_admin).await;
     assert_eq!(r["data"]["blocklistTargets"], json!([]), "{r}");
-    let r = w.run(REMOVE, json!({"id": id}), &w.b_admin).await;
+    let r = w.run(REMOVE, json!({"id": id}), w.b_admin).await;
     assert_eq!(code(&r), Some("not_found"), "{r}");
     let r = w
         .run(
             ADD,
             json!({"c": w.a1.id.to_string(), "v": "198.51.100.1"}),
-            &w.b_admin,
+            w.b_admin,
         )
         .await;
     assert_eq!(code(&r), Some("not_found"), "{r}");
     // A client admin reads but does not change targets.
-    let r = w.run(REMOVE, json!({"id": id}), &w.a1_admin).await;
+    let r = w.run(REMOVE, json!({"id": id}), w.a1_admin).await;
     assert_eq!(code(&r), Some("forbidden"), "{r}");
-    let r = w.run(REMOVE, json!({"id": id}), &w.msp_admin).await;
+    let r = w.run(REMOVE, json!({"id": id}), w.msp_admin).await;
     assert_eq!(r["data"]["removeBlocklistTarget"], true, "{r}");
     let r = w
-        .run(TARGETS, json!({"c": w.a1.id.to_string()}), &w.msp_admin)
+        .run(TARGETS, json!({"c": w.a1.id.to_string()}), w.msp_admin)
         .await;
     assert_eq!(r["data"]["blocklistTargets"], json!([]), "{r}");
 }
@@ -204,7 +147,7 @@ async fn targets_carry_their_verdicts_and_history_within_the_tenant() {
 #[tokio::test]
 async fn the_catalogue_merges_each_msps_overrides_and_refuses_bad_ones() {
     let w = World::new().await;
-    let r = w.run(CATALOGUE, json!({}), &w.msp_admin).await;
+    let r = w.run(CATALOGUE, json!({}), w.msp_admin).await;
     let lists = r["data"]["blocklistCatalogue"].as_array().unwrap();
     let zen = lists.iter().find(|l| l["id"] == "spamhaus-zen").unwrap();
     assert_eq!(zen["zone"], "zen.spamhaus.org", "{r}");
@@ -215,7 +158,7 @@ async fn the_catalogue_merges_each_msps_overrides_and_refuses_bad_ones() {
         .run(
             SET,
             json!({"l": "spamcop", "e": false, "p": {"zone": "bl.example.net"}}),
-            &w.msp_admin,
+            w.msp_admin,
         )
         .await;
     let set = &r["data"]["setBlocklistOverride"];
@@ -227,13 +170,13 @@ async fn the_catalogue_merges_each_msps_overrides_and_refuses_bad_ones() {
         .run(
             SET,
             json!({"l": "spamhaus-zen", "k": "abc123"}),
-            &w.msp_admin,
+            w.msp_admin,
         )
         .await;
     assert_eq!(r["data"]["setBlocklistOverride"]["hasKey"], true, "{r}");
     assert!(!r.to_string().contains("abc123"));
     // Another MSP's catalogue is untouched.
-    let r = w.run(CATALOGUE, json!({}), &w.b_admin).await;
+    let r = w.run(CATALOGUE, json!({}), w.b_admin).await;
     let spamcop = r["data"]["blocklistCatalogue"]
         .as_array()
         .unwrap()
@@ -251,21 +194,21 @@ async fn the_catalogue_merges_each_msps_overrides_and_refuses_bad_ones() {
         (json!({"l": "spamcop", "p": [1, 2]}), "not an object"),
         (json!({"l": "spamcop", "p": {"zone": "x"}}), "bad zone"),
     ] {
-        let r = w.run(SET, vars, &w.msp_admin).await;
+        let r = w.run(SET, vars, w.msp_admin).await;
         assert_eq!(code(&r), Some("bad_request"), "{why}: {r}");
     }
     // Client users neither read nor change the catalogue.
-    let r = w.run(CATALOGUE, json!({}), &w.a1_admin).await;
+    let r = w.run(CATALOGUE, json!({}), w.a1_admin).await;
     assert_eq!(code(&r), Some("forbidden"), "{r}");
     let r = w
-        .run(SET, json!({"l": "spamcop", "e": true}), &w.a1_admin)
+        .run(SET, json!({"l": "spamcop", "e": true}), w.a1_admin)
         .await;
     assert_eq!(code(&r), Some("forbidden"), "{r}");
 
-    let r = w.run(UNSET, json!({"l": "spamcop"}), &w.msp_admin).await;
+    let r = w.run(UNSET, json!({"l": "spamcop"}), w.msp_admin).await;
     assert_eq!(r["data"]["removeBlocklistOverride"], true, "{r}");
-    let r = w.run(UNSET, json!({"l": "spamcop"}), &w.msp_admin).await;
+    let r = w.run(UNSET, json!({"l": "spamcop"}), w.msp_admin).await;
     assert_eq!(code(&r), Some("not_found"), "{r}");
-    let r = w.run(UNSET, json!({"l": "spamhaus-zen"}), &w.b_admin).await;
+    let r = w.run(UNSET, json!({"l": "spamhaus-zen"}), w.b_admin).await;
     assert_eq!(code(&r), Some("not_found"), "{r}");
 }

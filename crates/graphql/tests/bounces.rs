@@ -7,88 +7,15 @@
 mod support;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use postern_domain::{ApiTokenId, Principal, PrincipalKind, Role, TenantScope};
-use postern_graphql::{PosternSchema, build_schema};
-use postern_store::{BounceBatch, BounceKind, BounceOwner, Client, NewBounce, Store};
-use serde_json::{Value, json};
-use support::{engine, user};
+use postern_store::{BounceBatch, BounceKind, BounceOwner, Client, NewBounce};
+use serde_json::json;
+use support::{Tenants as World, code};
 use uuid::Uuid;
 
-struct World {
-    schema: PosternSchema,
-    store: Store,
-    a1: Client,
-    a2: Client,
-    msp_admin: Principal,
-    a1_admin: Principal,
-    a1_viewer: Principal,
-    a1_token: Principal,
-    a2_admin: Principal,
-    b_admin: Principal,
-}
-
 impl World {
-    async fn new() -> World {
-        let store = support::store().await;
-        let sys = store.system();
-        let msp_a = sys.create_msp("MSP A", true).await.unwrap().id;
-        let msp_b = sys.create_msp("MSP B", false).await.unwrap().id;
-        let owner = store.tenant(TenantScope::msp(msp_a, Role::MspOwner, true));
-        let a1 = owner.create_client("A1").await.unwrap();
-        let a2 = owner.create_client("A2").await.unwrap();
-        let msp_admin = user(
-            &store,
-            "admin@a.example",
-            TenantScope::msp(msp_a, Role::MspAdmin, true),
-        )
-        .await;
-        let a1_admin = user(
-            &store,
-            "admin@a1.example",
-            TenantScope::client(msp_a, a1.id, Role::ClientAdmin),
-        )
-        .await;
-        let a1_viewer = user(
-            &store,
-            "viewer@a1.example",
-            TenantScope::client(msp_a, a1.id, Role::ClientViewer),
-        )
-        .await;
-        let a2_admin = user(
-            &store,
-            "admin@a2.example",
-            TenantScope::client(msp_a, a2.id, Role::ClientAdmin),
-        )
-        .await;
-        let b_admin = user(
-            &store,
-            "admin@b.example",
-            TenantScope::msp(msp_b, Role::MspAdmin, false),
-        )
-        .await;
-        let a1_token = Principal {
-            kind: PrincipalKind::ApiToken(ApiTokenId::new()),
-            scope: TenantScope::client(msp_a, a1.id, Role::ClientViewer),
-        };
-        World {
-            schema: build_schema(store.clone(), support::jwt(), engine(&store)),
-            store,
-            a1,
-            a2,
-            msp_admin,
-            a1_admin,
-            a1_viewer,
-            a1_token,
-            a2_admin,
-            b_admin,
-        }
-    }
-
-    async fn run(&self, query: &str, variables: Value, principal: Principal) -> Value {
-        support::run(&self.schema, &self.store, query, variables, principal).await
-    }
-
-    /// Stores bounces for `client` as ingestion would.
+    /// Stores bounces for `client` as ingestion would. Bounces to `contoso.example` carry the
+    /// campaign `spring`, Microsoft 365's answering host and 192.0.2.1; the others none of
+    /// these and 192.0.2.2.
     async fn bounces(&self, client: &Client, list: &[(&str, &str, bool)]) {
         let raw = self
             .store
@@ -114,11 +41,17 @@ impl World {
                 status: Some("5.1.1".into()),
                 reply_code: Some(550),
                 diagnostic: "550 5.1.1 unknown".into(),
-                remote_host: None,
+                remote_host: recipient
+                    .ends_with("@contoso.example")
+                    .then(|| "contoso-example.mail.protection.outlook.com".to_owned()),
                 reporting_mta: None,
                 time: now() - TimeDelta::hours(1),
                 original_message_id: None,
-                sending_ip: None,
+                sending_ip: Some(if recipient.ends_with("@contoso.example") {
+                    "192.0.2.1".to_owned()
+                } else {
+                    "192.0.2.2".to_owned()
+                }),
                 command: None,
                 action: None,
                 evidence: None,
@@ -127,7 +60,9 @@ impl World {
                 reason: (*reason).to_owned(),
                 provider: "mail".into(),
                 provider_event_id: None,
-                campaign: None,
+                campaign: recipient
+                    .ends_with("@contoso.example")
+                    .then(|| "spring".to_owned()),
                 sender_domain: None,
                 dedup_key: Uuid::now_v7().to_string(),
                 suppress: *hard,
@@ -150,10 +85,6 @@ impl World {
 
 fn now() -> DateTime<Utc> {
     Utc::now()
-}
-
-fn code(response: &Value) -> Option<&str> {
-    response["errors"][0]["extensions"]["code"].as_str()
 }
 
 const SUPPRESS: &str = "mutation($c: ID!, $a: String!, $r: String!) { suppressAddress(clientId: $c, address: $a, reason: $r) { address reason active } }";
@@ -329,4 +260,73 @@ async fn bounces_groups_and_suppressions_show_only_what_the_caller_reaches() {
     );
     let s = w.run(sup, json!({}), w.b_admin).await;
     assert_eq!(s["data"]["suppressions"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn bounce_groups_group_by_provider_family_campaign_and_source_ip() {
+    let w = World::new().await;
+    w.bounces(
+        &w.a1,
+        &[
+            ("a@contoso.example", "userunknown", true),
+            ("b@contoso.example", "rejected", true),
+            ("c@fabrikam.example", "mailboxfull", false),
+            ("d@northwind.example", "userunknown", true),
+        ],
+    )
+    .await;
+    let q = "query($by: BounceGrouping) { bounceGroups(groupBy: $by) { groupBy key recipientDomain providerFamily total hard soft addresses recipientDomains topReasons { reason count } } }";
+    let groups = |by: &'static str| {
+        let w = &w;
+        async move {
+            let g = w.run(q, json!({ "by": by }), w.a1_admin).await;
+            assert!(g["errors"].is_null(), "{g}");
+            g["data"]["bounceGroups"].clone()
+        }
+    };
+
+    let domains = groups("RECIPIENT_DOMAIN").await;
+    assert_eq!(domains[0]["recipientDomain"], "contoso.example");
+    assert_eq!(domains[0]["key"], "contoso.example");
+    assert_eq!(domains[0]["providerFamily"], "microsoft365");
+    assert_eq!(domains[1]["providerFamily"], "unknown");
+
+    let families = groups("PROVIDER_FAMILY").await;
+    assert_eq!(families.as_array().unwrap().len(), 2, "{families}");
+    assert_eq!(families[0]["key"], "microsoft365");
+    assert_eq!(families[0]["total"], 2);
+    assert_eq!(families[1]["key"], "unknown");
+    assert_eq!(
+        (
+            families[1]["total"].as_u64(),
+            families[1]["recipientDomains"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+    assert!(families[1]["recipientDomain"].is_null());
+
+    let campaigns = groups("CAMPAIGN").await;
+    assert_eq!(campaigns[0]["key"], "spring");
+    assert_eq!(campaigns[0]["addresses"], 2);
+    assert_eq!(campaigns[0]["topReasons"].as_array().unwrap().len(), 2);
+    assert!(campaigns[1]["key"].is_null(), "{campaigns}");
+    assert_eq!(campaigns[1]["recipientDomains"], 2);
+
+    let sources = groups("SOURCE_IP").await;
+    assert_eq!(sources[0]["groupBy"], "SOURCE_IP");
+    let keys: Vec<&str> = sources
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["192.0.2.1", "192.0.2.2"]);
+    assert_eq!(
+        (sources[1]["hard"].as_u64(), sources[1]["soft"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // Another tenant's caller sees no groups.
+    let other = w.run(q, json!({ "by": "CAMPAIGN" }), w.b_admin).await;
+    assert_eq!(other["data"]["bounceGroups"], json!([]), "{other}");
 }

@@ -133,7 +133,11 @@ async fn weaker_subdomain_policies_and_a_missing_rua_are_flagged() {
     let report = dmarc::check(&z, "example.com").await;
     assert_eq!(
         codes(&report),
-        ["dmarc.no_rua", "dmarc.subdomain_policy_weaker"]
+        [
+            "dmarc.no_rua",
+            "dmarc.nonexistent_policy_weaker",
+            "dmarc.subdomain_policy_weaker"
+        ]
     );
     assert_eq!(
         suggested(&report, "dmarc.subdomain_policy_weaker"),

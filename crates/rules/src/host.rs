@@ -4,7 +4,6 @@
 //! the host knows (`postern:rules@0.1.0` and `@0.2.0`) load; each gets the facts in its
 //! version's shape.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -15,11 +14,12 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap};
 
+use crate::cache::{DEFAULT_ENTRIES, Lru};
 use crate::engine::{Pooled, TICK, engine};
 use crate::error::{FailureReason, LoadError, PluginFailure};
 use crate::facts::DomainFacts;
 use crate::limits::RuleLimits;
-use crate::precompiled::PrecompiledDir;
+use crate::precompiled::{DEFAULT_FILES, PrecompiledDir};
 use crate::session::{CallState, Limits, MemoryCap, Pre, Prepared, Session};
 use crate::wit::{v1, v2};
 use crate::{SUPPORTED_WIT_VERSIONS, WIT_VERSION};
@@ -33,7 +33,7 @@ pub struct PluginHost {
     pooled: Pooled,
     limits: RuleLimits,
     linker: Linker<CallState>,
-    compiled: Mutex<HashMap<[u8; 32], LoadedPlugin>>,
+    compiled: Mutex<Lru<LoadedPlugin>>,
     precompiled: Option<PrecompiledDir>,
 }
 
@@ -106,16 +106,58 @@ impl PluginHost {
             pooled,
             limits,
             linker,
-            compiled: Mutex::new(HashMap::new()),
+            compiled: Mutex::new(Lru::new(DEFAULT_ENTRIES)),
             precompiled: None,
         })
     }
 
     /// Keeps wasmtime's precompiled form of every component loaded in `dir` (created when
     /// needed), so that a restart loads plugins without compiling them again.
-    pub fn with_precompiled_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.precompiled = Some(PrecompiledDir::new(dir.into(), &self.pooled.engine));
+    pub fn with_precompiled_dir(self, dir: impl Into<PathBuf>) -> Self {
+        self.with_precompiled_dir_bounded(dir, DEFAULT_FILES)
+    }
+
+    /// [`with_precompiled_dir`](Self::with_precompiled_dir) keeping at most `max_files` files
+    /// (the least recently used go first).
+    pub fn with_precompiled_dir_bounded(
+        mut self,
+        dir: impl Into<PathBuf>,
+        max_files: usize,
+    ) -> Self {
+        self.precompiled = Some(PrecompiledDir::new(
+            dir.into(),
+            &self.pooled.engine,
+            max_files,
+        ));
         self
+    }
+
+    /// Keeps at most `entries` compiled plugins in memory (the least recently used go first;
+    /// a plugin thrown out is compiled again, or read from the precompiled folder, when next
+    /// loaded). Plugins already handed out stay usable: a [`LoadedPlugin`] owns its code.
+    pub fn with_cache_capacity(mut self, entries: usize) -> Self {
+        self.compiled = Mutex::new(Lru::new(entries));
+        self
+    }
+
+    /// The compiled plugin whose component has this SHA-256 (hex), if it is in the cache.
+    pub fn cached(&self, sha256_hex: &str) -> Option<LoadedPlugin> {
+        let mut sha256 = [0u8; 32];
+        hex::decode_to_slice(sha256_hex, &mut sha256).ok()?;
+        self.cache().get(&sha256)
+    }
+
+    /// Forgets the compiled plugin with this SHA-256 (hex), e.g. when its upload is removed.
+    pub fn forget(&self, sha256_hex: &str) {
+        let mut sha256 = [0u8; 32];
+        if hex::decode_to_slice(sha256_hex, &mut sha256).is_ok() {
+            self.cache().remove(&sha256);
+        }
+    }
+
+    /// Compiled plugins kept in memory.
+    pub fn cached_plugins(&self) -> usize {
+        self.cache().len()
     }
 
     /// The limits applied to every call.
@@ -128,7 +170,7 @@ impl PluginHost {
     pub fn load(&self, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
         let sha256: [u8; 32] = Sha256::digest(bytes).into();
         if let Some(plugin) = self.cache().get(&sha256) {
-            return Ok(plugin.clone());
+            return Ok(plugin);
         }
         let (component, from_disk) = self.compile(bytes, &sha256)?;
         let wit_version = check_world(&self.pooled.engine, &component)?;
@@ -325,8 +367,9 @@ impl PluginHost {
         Session::start(self, store, pre, slot)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], LoadedPlugin>> {
-        // A panic while holding the lock cannot leave the map inconsistent (single inserts).
+    fn cache(&self) -> std::sync::MutexGuard<'_, Lru<LoadedPlugin>> {
+        // A panic while holding the lock cannot leave the map inconsistent (no operation
+        // panics half-way).
         self.compiled
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

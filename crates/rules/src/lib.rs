@@ -18,6 +18,7 @@
 mod areas;
 mod author;
 mod builtin;
+mod cache;
 mod convert;
 mod encode;
 mod engine;

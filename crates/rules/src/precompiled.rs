@@ -1,9 +1,13 @@
 //! wasmtime's precompiled form of components on disk, keyed by the SHA-256 of the component
-//! and by the engine's compatibility hash, so a restart does not compile again.
+//! and by the engine's compatibility hash, so a restart does not compile again. The folder
+//! holds a bounded number of files: a file's modification time is its last use, and the
+//! least recently used go when a new one would exceed the bound (files of an older engine
+//! are never read again and go first).
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -13,16 +17,21 @@ use wasmtime::component::Component;
 pub(crate) struct PrecompiledDir {
     dir: PathBuf,
     engine_key: u64,
+    max_files: usize,
 }
 
+/// Files the folder keeps by default.
+pub(crate) const DEFAULT_FILES: usize = 256;
+
 impl PrecompiledDir {
-    pub(crate) fn new(dir: PathBuf, engine: &Engine) -> Self {
+    pub(crate) fn new(dir: PathBuf, engine: &Engine, max_files: usize) -> Self {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
         env!("CARGO_PKG_VERSION").hash(&mut hasher);
         Self {
             dir,
             engine_key: hasher.finish(),
+            max_files: max_files.max(1),
         }
     }
 
@@ -41,7 +50,10 @@ impl PrecompiledDir {
             return None;
         }
         match deserialize(engine, &path) {
-            Ok(component) => Some(component),
+            Ok(component) => {
+                touch(&path);
+                Some(component)
+            }
             Err(error) => {
                 tracing::warn!(%error, path = %path.display(), "precompiled plugin unusable, compiling again");
                 None
@@ -65,6 +77,51 @@ impl PrecompiledDir {
         if let Err(error) = result {
             tracing::warn!(%error, path = %path.display(), "cannot store precompiled plugin");
         }
+        self.prune();
+    }
+
+    /// Removes the least recently used files beyond `max_files`, files that an engine of
+    /// another compatibility hash wrote first. Failures are logged: a file left over costs
+    /// disk, not correctness.
+    fn prune(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let suffix = format!("-{:016x}.cwasm", self.engine_key);
+        let mut files: Vec<(bool, SystemTime, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                if !name.ends_with(".cwasm") {
+                    return None;
+                }
+                let used = entry.metadata().and_then(|m| m.modified()).ok()?;
+                Some((name.ends_with(&suffix), used, entry.path()))
+            })
+            .collect();
+        if files.len() <= self.max_files {
+            return;
+        }
+        // Other engines' files first, then oldest use first.
+        files.sort();
+        let excess = files.len() - self.max_files;
+        for (_, _, path) in files.into_iter().take(excess) {
+            if let Err(error) = std::fs::remove_file(&path) {
+                tracing::warn!(%error, path = %path.display(), "cannot remove precompiled plugin");
+            }
+        }
+    }
+}
+
+/// Marks a file as just used (its modification time), for [`PrecompiledDir::prune`].
+fn touch(path: &Path) {
+    let now = SystemTime::now();
+    let result = std::fs::File::options()
+        .append(true)
+        .open(path)
+        .and_then(|file| file.set_modified(now));
+    if let Err(error) = result {
+        tracing::debug!(%error, path = %path.display(), "cannot mark precompiled plugin used");
     }
 }
 

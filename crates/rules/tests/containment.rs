@@ -392,7 +392,11 @@ fn a_second_host_loads_the_precompiled_form_from_disk() {
                 .starts_with(&bad.sha256_hex())
         })
         .unwrap();
-    std::fs::copy(bad_file, dir.path().join(&files[0])).unwrap();
+    // A new file renamed over the old one (as the host writes them): the second host's
+    // component maps the old file, which must not change under it.
+    let swapped = dir.path().join("swap.tmp");
+    std::fs::copy(bad_file, &swapped).unwrap();
+    std::fs::rename(&swapped, dir.path().join(&files[0])).unwrap();
     let third = PluginHost::new(limits())
         .unwrap()
         .with_precompiled_dir(dir.path());
@@ -417,6 +421,42 @@ fn a_corrupt_precompiled_file_is_ignored_and_the_component_compiled() {
         .unwrap()
         .with_precompiled_dir(dir.path());
     good_plugin_still_works(&second);
+}
+
+#[test]
+fn the_compiled_cache_keeps_its_bound_and_a_plugin_thrown_out_loads_again() {
+    let host = PluginHost::new(limits()).unwrap().with_cache_capacity(1);
+    let good = host.load(GOOD).unwrap();
+    assert!(host.cached(&good.sha256_hex()).is_some());
+    let other = host.load(testing_plugin!("bad-code")).unwrap();
+    assert_eq!(host.cached_plugins(), 1);
+    assert!(
+        host.cached(&good.sha256_hex()).is_none(),
+        "the older one went"
+    );
+    assert!(host.cached(&other.sha256_hex()).is_some());
+    // What was handed out before still runs, and loading again compiles it again.
+    assert_eq!(good.info().id, "test.good");
+    good_plugin_still_works(&host);
+    host.forget(&good.sha256_hex());
+    assert!(host.cached(&good.sha256_hex()).is_none());
+    assert!(host.cached("not hex").is_none());
+}
+
+#[test]
+fn the_precompiled_folder_keeps_the_most_recently_used_files_within_its_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = PluginHost::new(limits())
+        .unwrap()
+        .with_precompiled_dir_bounded(dir.path(), 1);
+    host.load(GOOD).unwrap();
+    let other = host.load(testing_plugin!("bad-code")).unwrap();
+    let files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].starts_with(&other.sha256_hex()), "{files:?}");
 }
 
 #[test]

@@ -17,6 +17,7 @@ pub(crate) mod domain;
 pub(crate) mod domain_daily;
 pub(crate) mod domain_source_daily;
 pub(crate) mod failure_report;
+pub(crate) mod imap_cursor;
 pub(crate) mod ip_reverse_dns;
 pub(crate) mod issue;
 pub(crate) mod issue_event;

@@ -21,7 +21,7 @@ mod store;
 pub mod testing;
 
 pub use error::{DatabaseError, StoreError};
-pub use repo::system::{AggregateWriter, SystemDb};
+pub use repo::system::{AggregateWriter, ImapCursor, ScheduledCheck, SystemDb, schedule_factor};
 pub use repo::tenant::TenantDb;
 pub use rows::notify;
 pub use rows::{
@@ -32,8 +32,8 @@ pub use rows::{
     User,
 };
 pub use rows::{
-    BatchOutcome, BounceBatch, BounceFilter, BounceGroup, BounceKind, BounceOwner, BounceRecord,
-    NewBounce, NewDelivery, ReasonCount, SendVolume, Suppression, SuppressionEvent,
+    BatchOutcome, BounceBatch, BounceFilter, BounceGroup, BounceGroupBy, BounceKind, BounceOwner,
+    BounceRecord, NewBounce, NewDelivery, ReasonCount, SendVolume, Suppression, SuppressionEvent,
     SuppressionFilter, normalize_address,
 };
 pub use rows::{

@@ -24,8 +24,8 @@ pub use blocklist::{
     KeyChange, NewBlocklistTarget, SetBlocklistOverride,
 };
 pub use bounce::{
-    BatchOutcome, BounceBatch, BounceFilter, BounceGroup, BounceKind, BounceOwner, BounceRecord,
-    NewBounce, NewDelivery, ReasonCount, SendVolume, Suppression, SuppressionEvent,
+    BatchOutcome, BounceBatch, BounceFilter, BounceGroup, BounceGroupBy, BounceKind, BounceOwner,
+    BounceRecord, NewBounce, NewDelivery, ReasonCount, SendVolume, Suppression, SuppressionEvent,
     SuppressionFilter, normalize_address,
 };
 pub use issue::{Issue, IssueEvent, IssueEventKind, IssueFilter, IssueOutbox, ReconcileOutcome};

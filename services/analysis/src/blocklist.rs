@@ -14,7 +14,7 @@
 //! bound the query volume, so every clone of a checker shares it.
 
 use crate::error::AnalysisError;
-use crate::schedule::{Evaluator, jittered, rand_unit};
+use crate::schedule::Evaluator;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use postern_blocklist::{
     Blocklist, BlocklistMonitor, Catalogue, ListKind, ListOverride, ListingState, Observation,
@@ -25,7 +25,7 @@ use postern_domain::{ClientId, DomainId, MspId};
 use postern_rules::{BlocklistEntry, BlocklistState as FactState, BlocklistTargetKind};
 use postern_store::{
     BlocklistObservation, BlocklistState, BlocklistTarget, BlocklistTransition, BlocklistVerdict,
-    Domain, NewBlocklistTarget, OutboxEvent, SourceStats, Store,
+    Domain, NewBlocklistTarget, OutboxEvent, ScheduledCheck, SourceStats, Store,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -42,6 +42,10 @@ const SOURCE_DAYS: i64 = 7;
 const MAX_SOURCES: u64 = postern_store::MAX_PAGE_SIZE;
 /// Domains read per page.
 const PAGE: u64 = 500;
+/// Domains checked at most per tick of the schedule (the rest are due at the next tick).
+pub const BLOCKLIST_DUE_PER_TICK: u64 = 200;
+/// How often the schedule asks which domains are due.
+const BLOCKLIST_TICK: Duration = Duration::from_secs(60);
 
 /// Checks MSPs' targets against their catalogues and records the verdicts. Cheap to clone
 /// (the monitor is shared).
@@ -52,6 +56,11 @@ pub struct BlocklistChecker {
     catalogue: Arc<Catalogue>,
     evaluator: Option<Evaluator>,
     source_min_messages: u64,
+    /// When the schedule last took each domain (this process): a domain whose checks leave
+    /// no verdict on its own target (its MSP switched every domain list off) stays "never
+    /// checked" in the store and would otherwise come first at every tick, crowding out
+    /// the others.
+    attempted: Arc<std::sync::Mutex<HashMap<DomainId, DateTime<Utc>>>>,
 }
 
 /// What one run did.
@@ -86,6 +95,7 @@ impl BlocklistChecker {
             catalogue: Arc::new(catalogue),
             evaluator,
             source_min_messages,
+            attempted: Arc::default(),
         })
     }
 
@@ -115,6 +125,110 @@ impl BlocklistChecker {
             }
         }
         Ok(total)
+    }
+
+    /// One tick of the schedule: the domains whose blocklist check is due at `now` (their
+    /// own target's newest verdict older than `every` ±10 %, never-checked first; at most
+    /// `limit`, across every tenant, from the store), walked per MSP: each MSP's catalogue
+    /// and targets are read once, then its due domains, their DMARC sources and the
+    /// targets people configured for their clients (those not checked within 90 % of
+    /// `every`) are checked. An MSP that fails is logged and the others still run.
+    pub async fn check_due(
+        &self,
+        every: Duration,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<BlocklistRun, AnalysisError> {
+        let recent = ChronoDuration::from_std(every).unwrap_or(ChronoDuration::MAX);
+        let taken: HashSet<DomainId> = {
+            let mut attempted = self
+                .attempted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            attempted.retain(|_, at| now.signed_duration_since(*at) < recent);
+            attempted.keys().copied().collect()
+        };
+        // Ask for as many more as were taken within `every`: those are skipped.
+        let due = self
+            .store
+            .system()
+            .domains_due(
+                ScheduledCheck::Blocklists,
+                every,
+                now,
+                limit.saturating_add(taken.len() as u64),
+            )
+            .await?;
+        let mut by_msp: BTreeMap<MspId, Vec<Domain>> = BTreeMap::new();
+        let mut chosen = 0;
+        for domain in due {
+            if taken.contains(&domain.id) || chosen >= limit {
+                continue;
+            }
+            chosen += 1;
+            by_msp.entry(domain.msp_id).or_default().push(domain);
+        }
+        {
+            let mut attempted = self
+                .attempted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for domain in by_msp.values().flatten() {
+                attempted.insert(domain.id, now);
+            }
+        }
+        let fresh = ChronoDuration::from_std(every.mul_f64(0.9)).unwrap_or(ChronoDuration::MAX);
+        let mut total = BlocklistRun::default();
+        for (msp, domains) in by_msp {
+            let stale = now
+                .checked_sub_signed(fresh)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            match self.check_due_of(msp, &domains, stale).await {
+                Ok(run) => total.add(run),
+                Err(error) => warn!(%error, %msp, "blocklist check of an msp failed"),
+            }
+        }
+        Ok(total)
+    }
+
+    /// The due `domains` of `msp`: their own targets and sources, and their clients'
+    /// configured targets whose newest verdict is older than `stale` (or that have none).
+    async fn check_due_of(
+        &self,
+        msp: MspId,
+        domains: &[Domain],
+        stale: DateTime<Utc>,
+    ) -> Result<BlocklistRun, AnalysisError> {
+        let span =
+            info_span!("postern_analysis.blocklist.check_due", %msp, domains = domains.len());
+        async move {
+            let lists = self.catalogue_of(msp).await?.enabled();
+            let wanted = self.found_targets(domains, Utc::now()).await?;
+            let clients: BTreeSet<ClientId> = domains.iter().map(|d| d.client_id).collect();
+            let system = self.store.system();
+            let mut last: HashMap<uuid::Uuid, DateTime<Utc>> = HashMap::new();
+            for client in &clients {
+                for state in system.blocklist_client_states(*client).await? {
+                    let at = last.entry(state.target_id).or_insert(state.checked_at);
+                    *at = (*at).max(state.checked_at);
+                }
+            }
+            let mut stored = self
+                .stored_with_found(msp, |c| clients.contains(&c), &wanted)
+                .await?;
+            // The due domains' own targets and sources; configured targets when stale; found
+            // targets of other domains (or no longer qualifying) wait for their own turn.
+            stored.retain(|t| {
+                if t.note.starts_with(AUTO_NOTE_PREFIX) {
+                    wanted.contains_key(&(t.client_id, t.value.clone()))
+                } else {
+                    last.get(&t.id).is_none_or(|at| *at <= stale)
+                }
+            });
+            self.check_targets(&lists, &stored).await
+        }
+        .instrument(span)
+        .await
     }
 
     /// Checks every target of `msp`.
@@ -176,30 +290,9 @@ impl BlocklistChecker {
         async move {
             let lists = self.catalogue_of(msp).await?.enabled();
             let wanted = self.found_targets(domains, Utc::now()).await?;
-            let system = self.store.system();
-            let mut stored: Vec<BlocklistTarget> = system
-                .blocklist_targets(Some(msp))
-                .await?
-                .into_iter()
-                .filter(|t| client.is_none_or(|c| t.client_id == c))
-                .collect();
-            let have: HashSet<(ClientId, String)> = stored
-                .iter()
-                .map(|t| (t.client_id, t.value.clone()))
-                .collect();
-            for ((client_id, value), note) in &wanted {
-                if have.contains(&(*client_id, value.clone())) {
-                    continue;
-                }
-                let new = NewBlocklistTarget {
-                    value: value.clone(),
-                    note: note.clone(),
-                };
-                match system.ensure_blocklist_target(msp, *client_id, new).await {
-                    Ok(target) => stored.push(target),
-                    Err(error) => warn!(%error, %value, "a found blocklist target was not stored"),
-                }
-            }
+            let mut stored = self
+                .stored_with_found(msp, |c| client.is_none_or(|x| x == c), &wanted)
+                .await?;
             // Found targets that no longer qualify (a source gone quiet) keep their history
             // but are not asked about.
             stored.retain(|t| {
@@ -210,6 +303,42 @@ impl BlocklistChecker {
         }
         .instrument(span)
         .await
+    }
+
+    /// `msp`'s stored targets of the clients `keep` accepts, plus the `wanted` (found)
+    /// targets not stored yet, stored now with their note (one that cannot be stored is
+    /// logged and left out).
+    async fn stored_with_found(
+        &self,
+        msp: MspId,
+        keep: impl Fn(ClientId) -> bool,
+        wanted: &BTreeMap<(ClientId, String), String>,
+    ) -> Result<Vec<BlocklistTarget>, AnalysisError> {
+        let system = self.store.system();
+        let mut stored: Vec<BlocklistTarget> = system
+            .blocklist_targets(Some(msp))
+            .await?
+            .into_iter()
+            .filter(|t| keep(t.client_id))
+            .collect();
+        let have: HashSet<(ClientId, String)> = stored
+            .iter()
+            .map(|t| (t.client_id, t.value.clone()))
+            .collect();
+        for ((client_id, value), note) in wanted {
+            if have.contains(&(*client_id, value.clone())) {
+                continue;
+            }
+            let new = NewBlocklistTarget {
+                value: value.clone(),
+                note: note.clone(),
+            };
+            match system.ensure_blocklist_target(msp, *client_id, new).await {
+                Ok(target) => stored.push(target),
+                Err(error) => warn!(%error, %value, "a found blocklist target was not stored"),
+            }
+        }
+        Ok(stored)
     }
 
     /// The targets the MSP's domains give: each domain, and each source that sent at least
@@ -420,21 +549,20 @@ pub fn transition_event(
     }
 }
 
-/// Checks every MSP each `every` (±10 %), the first time right after start-up, until
-/// `shutdown` fires.
+/// Checks the domains whose blocklist check is due (each domain's period is `every`
+/// ±10 %, see [`postern_store::schedule_factor`]), at most [`BLOCKLIST_DUE_PER_TICK`] per
+/// tick (every minute, or every `every` when that is shorter), the first tick right after
+/// start-up, until `shutdown` fires. See [`BlocklistChecker::check_due`].
 pub async fn run_blocklist_schedule(
     checker: BlocklistChecker,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut wait = Duration::ZERO;
+    let tick = every.min(BLOCKLIST_TICK);
     loop {
         tokio::select! {
-            () = tokio::time::sleep(wait) => {}
-            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { return },
-        }
-        tokio::select! {
-            result = checker.check_all() => match result {
+            result = checker.check_due(every, Utc::now(), BLOCKLIST_DUE_PER_TICK) => match result {
+                Ok(run) if run.targets == 0 => {}
                 Ok(run) => info!(
                     targets = run.targets,
                     listed = run.listed,
@@ -445,7 +573,10 @@ pub async fn run_blocklist_schedule(
             },
             changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { return },
         }
-        wait = jittered(every, rand_unit());
+        tokio::select! {
+            () = tokio::time::sleep(tick) => {}
+            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { return },
+        }
     }
 }
 

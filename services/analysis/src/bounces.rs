@@ -1,9 +1,11 @@
 //! The bounce facts of a domain for the rules: its bounces over the window grouped by
 //! recipient domain (with the provider family of the recipient's mail system) and by
-//! sending address, and the sent volume they are a share of.
+//! sending address, and the sent volume they are a share of. The grouping is
+//! [`postern_bounce::triage`]; this module reads the rows and looks MX records up.
 //!
 //! Provider family comes from the host that answered for the recipient domain (the DSN's
-//! remote MTA, i.e. the recipient's MX) and, when that is missing, from the diagnostic
+//! remote MTA, i.e. the recipient's MX), when that is missing from the recipient domain's
+//! MX records ([`MxFamilies`], cached per domain), and failing both from the diagnostic
 //! text: `*.mail.protection.outlook.com` is Microsoft 365, `*.google.com` Google,
 //! `*.yahoodns.net` Yahoo, `*.mail.icloud.com` Apple, `*.pphosted.com` Proofpoint,
 //! `*.mimecast.com` Mimecast. Sent volume comes from ESP delivery events or MTA logs when
@@ -12,58 +14,186 @@
 
 use crate::error::AnalysisError;
 use chrono::{DateTime, Utc};
+use postern_bounce::{MxInfo, ProviderFamily, TriageKind, TriageRecord, triage};
+use postern_dns::{Lookup, Resolver};
 use postern_rules::{
     BounceFacts, BounceGroup, BounceSample, BounceSentBasis, BounceSource, ReasonCount,
 };
 use postern_store::{BounceKind, BounceRecord, Domain, Store};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Bounces read per domain and window, newest first.
 const MAX_BOUNCES: u64 = 100_000;
 /// Groups and sources handed to the rules, largest first.
 const MAX_GROUPS: usize = 200;
+/// Recipient domains (those with most bounces and no answering host) whose MX is looked up
+/// per evaluation; the others stay `unknown` until a later evaluation.
+const MAX_MX_LOOKUPS: usize = 50;
+/// MX lookups in flight at once.
+const MX_CONCURRENCY: usize = 8;
 
-/// The provider family of a recipient's mail system from a host name or text naming it.
+/// Provider families from recipient domains' MX records, through the posture checks'
+/// resolver, cached per domain (answers for `ttl`, failures for a minute).
+pub struct MxFamilies {
+    resolver: Arc<dyn Resolver>,
+    ttl: Duration,
+    cache: Mutex<HashMap<String, (Instant, MxInfo)>>,
+}
+
+/// One stored bounce as triage reads it (the sending address parsed once).
+struct Row<'a> {
+    record: &'a BounceRecord,
+    ip: Option<IpAddr>,
+}
+
+impl MxFamilies {
+    /// Looks MX records up through `resolver`, keeping answers for `ttl`.
+    pub fn new(resolver: Arc<dyn Resolver>, ttl: Duration) -> Self {
+        MxFamilies {
+            resolver,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// What the MX records of `domain` say: the provider family of its exchanges (`other`
+    /// when they name no known provider), and whether it has any (a null MX counts as none).
+    /// A DNS failure is no family and an unknown `has_mx`, kept for a minute.
+    pub async fn lookup(&self, domain: &str) -> MxInfo {
+        let now = Instant::now();
+        if let Ok(cache) = self.cache.lock()
+            && let Some((until, info)) = cache.get(domain)
+            && *until > now
+        {
+            return *info;
+        }
+        let (info, keep) = match self.resolver.mx(domain).await {
+            Ok(Lookup::Found(records)) => {
+                let hosts: Vec<&str> = records
+                    .iter()
+                    .map(|m| m.exchange.as_str())
+                    .filter(|h| !h.is_empty())
+                    .collect();
+                (
+                    MxInfo {
+                        family: ProviderFamily::of_mx_hosts(hosts.iter().copied()),
+                        has_mx: Some(!hosts.is_empty()),
+                    },
+                    self.ttl,
+                )
+            }
+            Ok(Lookup::NoData | Lookup::NxDomain) => (
+                MxInfo {
+                    family: None,
+                    has_mx: Some(false),
+                },
+                self.ttl,
+            ),
+            Err(error) => {
+                tracing::debug!(%error, "mx lookup for a recipient domain failed");
+                (MxInfo::default(), Duration::from_secs(60))
+            }
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() > 100_000 {
+                cache.retain(|_, (until, _)| *until > now);
+            }
+            cache.insert(domain.to_owned(), (now + keep, info));
+        }
+        info
+    }
+
+    /// The MX answers of the recipient domains of `bounces` whose bounces name no answering
+    /// host, those with most bounces first, at most [`MAX_MX_LOOKUPS`], [`MX_CONCURRENCY`]
+    /// at a time.
+    async fn for_bounces(&self, bounces: &[BounceRecord]) -> HashMap<String, MxInfo> {
+        let wanted = hostless_domains(bounces);
+        let mut out = HashMap::with_capacity(wanted.len());
+        for chunk in wanted.chunks(MX_CONCURRENCY) {
+            let answers = futures::future::join_all(chunk.iter().map(|d| self.lookup(d))).await;
+            out.extend(chunk.iter().cloned().zip(answers));
+        }
+        out
+    }
+}
+
+impl TriageRecord for Row<'_> {
+    fn recipient(&self) -> &str {
+        &self.record.recipient
+    }
+    fn recipient_domain(&self) -> &str {
+        &self.record.recipient_domain
+    }
+    fn kind(&self) -> TriageKind {
+        match self.record.kind {
+            BounceKind::Bounced => TriageKind::Bounced,
+            BounceKind::Deferred => TriageKind::Deferred,
+            BounceKind::Complained => TriageKind::Complained,
+        }
+    }
+    fn hard(&self) -> bool {
+        self.record.hard
+    }
+    fn reason(&self) -> &str {
+        &self.record.reason
+    }
+    fn remote_host(&self) -> Option<&str> {
+        self.record.remote_host.as_deref()
+    }
+    fn diagnostic(&self) -> &str {
+        &self.record.diagnostic
+    }
+    fn sending_ip(&self) -> Option<IpAddr> {
+        self.ip
+    }
+    fn campaign(&self) -> Option<&str> {
+        self.record.campaign.as_deref()
+    }
+}
+
+/// The recipient domains none of whose bounces names an answering host, most bounces first,
+/// at most [`MAX_MX_LOOKUPS`].
+fn hostless_domains(bounces: &[BounceRecord]) -> Vec<String> {
+    let mut hostless: HashMap<&str, u64> = HashMap::new();
+    let mut with_host: HashSet<&str> = HashSet::new();
+    for b in bounces {
+        if b.remote_host.as_deref().is_some_and(|h| !h.is_empty()) {
+            with_host.insert(b.recipient_domain.as_str());
+        } else {
+            *hostless.entry(b.recipient_domain.as_str()).or_default() += 1;
+        }
+    }
+    let mut wanted: Vec<(&str, u64)> = hostless
+        .into_iter()
+        .filter(|(d, _)| !with_host.contains(d))
+        .collect();
+    wanted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    wanted
+        .into_iter()
+        .take(MAX_MX_LOOKUPS)
+        .map(|(d, _)| d.to_owned())
+        .collect()
+}
+
+/// The provider family of a recipient's mail system from a host name or text naming it
+/// (see [`ProviderFamily::of_host`]).
 pub fn provider_family(text: &str) -> Option<&'static str> {
-    let t = text.to_ascii_lowercase();
-    let families: [(&str, &[&str]); 6] = [
-        (
-            "microsoft365",
-            &[
-                "mail.protection.outlook.com",
-                "outlook.com",
-                "protection.office365",
-            ],
-        ),
-        (
-            "google",
-            &[
-                "aspmx.l.google.com",
-                ".google.com",
-                "googlemail.com",
-                "gmail-smtp-in",
-            ],
-        ),
-        ("yahoo", &["yahoodns.net", "yahoo.com"]),
-        ("apple", &["mail.icloud.com", "icloud.com", "me.com"]),
-        ("proofpoint", &["pphosted.com", "ppe-hosted.com"]),
-        ("mimecast", &["mimecast.com", "mimecast-offshore.com"]),
-    ];
-    families
-        .iter()
-        .find(|(_, marks)| marks.iter().any(|m| t.contains(m)))
-        .map(|(family, _)| *family)
+    ProviderFamily::of_host(text).map(ProviderFamily::as_str)
 }
 
 /// The bounce facts of `domain` over [`from`, `to`); `None` when it has no bounces there.
-/// `dmarc_messages` is the DMARC aggregate volume of the window (the fallback sent count).
+/// `dmarc_messages` is the DMARC aggregate volume of the window (the fallback sent count);
+/// `mx` names the provider family of recipient domains whose bounces name no host.
 pub async fn bounce_facts(
     store: &Store,
     domain: &Domain,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     dmarc_messages: u64,
+    mx: Option<&MxFamilies>,
 ) -> Result<Option<BounceFacts>, AnalysisError> {
     let system = store.system();
     let bounces = system.domain_bounces(domain, from, to, MAX_BOUNCES).await?;
@@ -71,90 +201,32 @@ pub async fn bounce_facts(
         return Ok(None);
     }
     let delivered = system.domain_delivered(domain, from, to).await?;
-    Ok(Some(aggregate(&bounces, delivered, dmarc_messages)))
+    let answers = match mx {
+        Some(mx) => mx.for_bounces(&bounces).await,
+        None => HashMap::new(),
+    };
+    Ok(Some(aggregate(&bounces, delivered, dmarc_messages, |d| {
+        answers.get(d).copied()
+    })))
 }
 
-#[derive(Default)]
-struct GroupAcc<'a> {
-    addresses: BTreeSet<&'a str>,
-    hard: u64,
-    soft: u64,
-    reasons: BTreeMap<&'a str, u64>,
-    family: Option<&'static str>,
-    no_mx: bool,
-    sample: Option<&'a BounceRecord>,
-}
-
-#[derive(Default)]
-struct SourceAcc<'a> {
-    hard: u64,
-    soft: u64,
-    domains: BTreeSet<&'a str>,
-    families: BTreeSet<&'static str>,
-}
-
-/// Groups `bounces` (newest first) into facts.
-fn aggregate(
+/// Groups `bounces` (newest first) into the rules' facts with [`postern_bounce::triage`]:
+/// `delivered` is the recorded sent volume and its providers, `dmarc_messages` the DMARC
+/// volume used when none was recorded, `mx` the MX answer of a recipient domain whose
+/// bounces name no host. The analysis service and `postern-bench bounces` call this.
+pub fn aggregate(
     bounces: &[BounceRecord],
     delivered: Option<(u64, Vec<String>)>,
     dmarc_messages: u64,
+    mx: impl Fn(&str) -> Option<MxInfo>,
 ) -> BounceFacts {
-    let mut groups: HashMap<&str, GroupAcc> = HashMap::new();
-    let mut sources: HashMap<IpAddr, SourceAcc> = HashMap::new();
-    let (mut hard, mut soft) = (0, 0);
-    for b in bounces {
-        if b.kind == BounceKind::Complained {
-            continue;
-        }
-        let is_hard = b.hard && b.kind == BounceKind::Bounced;
-        let family = b
-            .remote_host
-            .as_deref()
-            .and_then(provider_family)
-            .or_else(|| provider_family(&b.diagnostic));
-        let g = groups.entry(b.recipient_domain.as_str()).or_default();
-        g.addresses.insert(b.recipient.as_str());
-        *g.reasons.entry(b.reason.as_str()).or_default() += 1;
-        if g.family.is_none() {
-            g.family = family;
-        }
-        if b.reason == "hostunknown" {
-            g.no_mx = true;
-        }
-        if is_hard {
-            hard += 1;
-            g.hard += 1;
-            if g.sample.is_none() {
-                g.sample = Some(b);
-            }
-        } else {
-            soft += 1;
-            g.soft += 1;
-        }
-        if let Some(ip) = b
-            .sending_ip
-            .as_deref()
-            .and_then(|ip| ip.parse::<IpAddr>().ok())
-        {
-            let s = sources.entry(ip).or_default();
-            if is_hard {
-                s.hard += 1;
-            } else {
-                s.soft += 1;
-            }
-            s.domains.insert(b.recipient_domain.as_str());
-            s.families.insert(family.unwrap_or("unknown"));
-        }
-    }
-    // Groups without a hard bounce keep their newest bounce as the sample.
-    for b in bounces {
-        if let Some(g) = groups.get_mut(b.recipient_domain.as_str())
-            && g.sample.is_none()
-            && b.kind != BounceKind::Complained
-        {
-            g.sample = Some(b);
-        }
-    }
+    let rows: Vec<Row<'_>> = bounces
+        .iter()
+        .map(|record| Row {
+            record,
+            ip: record.sending_ip.as_deref().and_then(|ip| ip.parse().ok()),
+        })
+        .collect();
     let (sent, sent_basis) = match delivered {
         Some((n, providers)) => {
             let basis = if providers.iter().all(|p| p == "postfix") {
@@ -167,64 +239,46 @@ fn aggregate(
         None if dmarc_messages > 0 => (Some(dmarc_messages), BounceSentBasis::DmarcReports),
         None => (None, BounceSentBasis::Unknown),
     };
-    let mut groups: Vec<BounceGroup> = groups
-        .into_iter()
-        .map(|(domain, g)| {
-            let mut reasons: Vec<ReasonCount> = g
+    let t = triage(&rows, sent, mx);
+    let groups = t
+        .domains
+        .iter()
+        .take(MAX_GROUPS)
+        .map(|g| BounceGroup {
+            recipient_domain: g.recipient_domain.to_owned(),
+            provider_family: g.family.as_str().to_owned(),
+            has_mx: g.has_mx,
+            addresses: u32::try_from(g.addresses).unwrap_or(u32::MAX),
+            hard: g.hard,
+            soft: g.soft,
+            reasons: g
                 .reasons
-                .into_iter()
-                .map(|(reason, count)| ReasonCount {
-                    reason: reason.to_owned(),
-                    count,
+                .iter()
+                .map(|r| ReasonCount {
+                    reason: r.reason.to_owned(),
+                    count: r.count,
                 })
-                .collect();
-            reasons.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(&b.reason)));
-            BounceGroup {
-                recipient_domain: domain.to_owned(),
-                provider_family: g
-                    .family
-                    .unwrap_or(if g.sample.and_then(|s| s.remote_host.as_ref()).is_some() {
-                        "other"
-                    } else {
-                        "unknown"
-                    })
-                    .to_owned(),
-                has_mx: g.no_mx.then_some(false),
-                addresses: u32::try_from(g.addresses.len()).unwrap_or(u32::MAX),
-                hard: g.hard,
-                soft: g.soft,
-                reasons,
-                sample: g.sample.map(sample),
-            }
+                .collect(),
+            sample: g.sample.map(|row| sample(row.record)),
         })
         .collect();
-    groups.sort_by(|a, b| {
-        (b.hard + b.soft)
-            .cmp(&(a.hard + a.soft))
-            .then(a.recipient_domain.cmp(&b.recipient_domain))
-    });
-    groups.truncate(MAX_GROUPS);
-    let mut sources: Vec<BounceSource> = sources
-        .into_iter()
-        .map(|(ip, s)| BounceSource {
-            sending_ip: ip,
+    let sources = t
+        .sources
+        .iter()
+        .take(MAX_GROUPS)
+        .map(|s| BounceSource {
+            sending_ip: s.key,
             hard: s.hard,
             soft: s.soft,
-            recipient_domains: u32::try_from(s.domains.len()).unwrap_or(u32::MAX),
-            provider_families: s.families.into_iter().map(str::to_owned).collect(),
+            recipient_domains: u32::try_from(s.recipient_domains).unwrap_or(u32::MAX),
+            provider_families: s.families.iter().map(|f| f.as_str().to_owned()).collect(),
         })
         .collect();
-    sources.sort_by(|a, b| {
-        (b.hard + b.soft)
-            .cmp(&(a.hard + a.soft))
-            .then(a.sending_ip.cmp(&b.sending_ip))
-    });
-    sources.truncate(MAX_GROUPS);
     BounceFacts {
         sent,
         sent_basis,
-        hard,
-        soft,
+        hard: t.hard,
+        soft: t.soft,
         groups,
         sources,
     }
@@ -305,6 +359,7 @@ mod tests {
             ],
             None,
             1000,
+            |_| None,
         );
         assert_eq!((facts.hard, facts.soft), (4, 1));
         assert_eq!(facts.sent, Some(1000));
@@ -338,18 +393,66 @@ mod tests {
     #[test]
     fn recorded_deliveries_are_the_sent_count_before_dmarc_volume() {
         let b = [bounce("a@x.example", true, "userunknown", None)];
-        let esp = aggregate(&b, Some((500, vec!["ses".to_owned()])), 1000);
+        let esp = aggregate(&b, Some((500, vec!["ses".to_owned()])), 1000, |_| None);
         assert_eq!(
             (esp.sent, esp.sent_basis),
             (Some(500), BounceSentBasis::EspEvents)
         );
-        let mta = aggregate(&b, Some((400, vec!["postfix".to_owned()])), 1000);
+        let mta = aggregate(&b, Some((400, vec!["postfix".to_owned()])), 1000, |_| None);
         assert_eq!(mta.sent_basis, BounceSentBasis::MtaLog);
-        let none = aggregate(&b, None, 0);
+        let none = aggregate(&b, None, 0, |_| None);
         assert_eq!(
             (none.sent, none.sent_basis),
             (None, BounceSentBasis::Unknown)
         );
+    }
+
+    #[tokio::test]
+    async fn mx_records_name_the_family_of_recipient_domains_without_a_remote_host() {
+        let zone = postern_dns::ZoneResolver::from_zone_text(
+            "corp.example MX 10 corp-example.mail.protection.outlook.com.\n\
+             plain.example MX 10 mx.plain.example.\n\
+             broken.example SERVFAIL\n\
+             answered.example MX 10 mx0a.pphosted.com.\n",
+        )
+        .unwrap();
+        let zone = Arc::new(zone);
+        let mx = MxFamilies::new(zone.clone(), Duration::from_secs(3600));
+        let bounces = [
+            bounce("a@corp.example", true, "rejected", None),
+            bounce("b@corp.example", true, "rejected", None),
+            bounce("c@plain.example", true, "userunknown", None),
+            bounce("d@broken.example", true, "userunknown", None),
+            bounce("e@gone.example", true, "userunknown", None),
+            bounce(
+                "f@answered.example",
+                true,
+                "rejected",
+                Some("mx.answered.example"),
+            ),
+        ];
+        let answers = mx.for_bounces(&bounces).await;
+        let facts = aggregate(&bounces, None, 0, |d| answers.get(d).copied());
+        let group = |d: &str| {
+            facts
+                .groups
+                .iter()
+                .find(|g| g.recipient_domain == d)
+                .unwrap()
+        };
+        assert_eq!(group("corp.example").provider_family, "microsoft365");
+        assert_eq!(group("corp.example").has_mx, Some(true));
+        assert_eq!(group("plain.example").provider_family, "other");
+        assert_eq!(group("broken.example").provider_family, "unknown");
+        assert_eq!(group("broken.example").has_mx, None);
+        assert_eq!(group("gone.example").has_mx, Some(false));
+        // A domain whose bounce names the answering host is not looked up.
+        assert_eq!(group("answered.example").provider_family, "other");
+        assert!(!answers.contains_key("answered.example"));
+        // Cached: a second round asks DNS nothing.
+        zone.clear_queries();
+        mx.for_bounces(&bounces).await;
+        assert_eq!(zone.queries().len(), 0);
     }
 
     #[test]

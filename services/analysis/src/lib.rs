@@ -16,6 +16,7 @@
 
 mod aggregate;
 mod blocklist;
+mod bounce_consumer;
 mod bounces;
 mod consumer;
 mod engine;
@@ -30,7 +31,8 @@ pub use blocklist::{
     AUTO_NOTE_PREFIX, BlocklistChecker, BlocklistRun, blocklist_facts, catalogue_for,
     run_blocklist_schedule, transition_event,
 };
-pub use bounces::{bounce_facts, provider_family};
+pub use bounce_consumer::{BOUNCE_CONSUMER_GROUP, request_bounced_domains, run_bounce_consumer};
+pub use bounces::{MxFamilies, aggregate as aggregate_bounces, bounce_facts, provider_family};
 pub use consumer::{CONSUMER_GROUP, apply_report, fold_and_request, handle_report, run_consumer};
 pub use engine::AnalysisEngine;
 pub use error::AnalysisError;
@@ -40,6 +42,7 @@ pub use posture::{
 };
 pub use rdns::{HickoryReverse, ReverseResolver, resolve_pending, run_reverse_dns};
 pub use rules::{
-    DEFAULT_WINDOW, DomainRules, Evaluation, RuleSet, covered_codes, domain_facts, evaluate_domain,
+    DEFAULT_WINDOW, DomainRules, Evaluation, RuleSet, covered_codes, domain_facts,
+    domain_facts_with, evaluate_domain,
 };
 pub use schedule::{Evaluator, evaluate_all, run_schedule};

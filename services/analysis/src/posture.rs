@@ -5,8 +5,9 @@
 //!
 //! When: right after a domain is added (`domain.added`), on a schedule per domain (every
 //! `analysis.posture_every_secs`, each domain at its own offset within ±10 % so a large
-//! MSP's domains spread out instead of being checked in one burst), and on demand
-//! (`checkDomainNow`). One check per domain at a time in a process.
+//! MSP's domains spread out instead of being checked in one burst; the store answers which
+//! domains are due, a bounded batch per tick), and on demand (`checkDomainNow`). One check
+//! per domain at a time in a process.
 
 use crate::error::AnalysisError;
 use crate::schedule::Evaluator;
@@ -18,7 +19,7 @@ use postern_mailauth::posture::mtasts::PolicyFetcher;
 use postern_mailauth::posture::{PostureOptions, PostureReport, check_domain};
 use postern_mailauth::spf::SpfOptions;
 use postern_rules::{DnsCheck, DnsCheckStatus, DnsFacts, DnsFinding};
-use postern_store::{DnsSnapshot, Domain, NewDnsSnapshot, Store};
+use postern_store::{DnsSnapshot, Domain, NewDnsSnapshot, ScheduledCheck, Store};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,8 +29,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 /// Consumer group of the `domain.added` subscription.
 pub const POSTURE_CONSUMER_GROUP: &str = "analysis-posture";
-/// Domains read per page of the schedule's walk.
-const PAGE: u64 = 500;
+/// Domains checked at most per tick of the schedule (the rest are due at the next tick).
+pub const DUE_PER_TICK: u64 = 500;
 
 /// Runs posture checks and stores their snapshots. Cheap to clone.
 #[derive(Clone)]
@@ -266,29 +267,9 @@ pub fn dns_facts(snapshot: &DnsSnapshot) -> DnsFacts {
     facts
 }
 
-/// The fraction of `every` by which `domain`'s checks are offset (0.9 to 1.1), stable per
-/// domain so each domain keeps its own rhythm.
-fn domain_factor(domain: DomainId) -> f64 {
-    let bits = domain.as_uuid().as_u128();
-    let spread = (bits ^ (bits >> 64)) as u64 % 10_000;
-    0.9 + 0.2 * (spread as f64 / 10_000.0)
-}
-
-/// Whether `domain`, last checked at `last`, is due at `now`.
-fn due(domain: DomainId, last: Option<DateTime<Utc>>, every: Duration, now: DateTime<Utc>) -> bool {
-    match last {
-        None => true,
-        Some(last) => {
-            let period = every.mul_f64(domain_factor(domain));
-            let period = chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX);
-            last + period <= now
-        }
-    }
-}
-
-/// Checks every domain whose last check is older than its period (each domain's period is
-/// `every` ±10 %), looking again each `tick`, until `shutdown` fires. Domains never
-/// checked are due at once.
+/// Checks the domains whose posture check is due (each domain's period is `every` ±10 %,
+/// see [`postern_store::schedule_factor`]; never-checked domains first), at most
+/// [`DUE_PER_TICK`] each `tick`, until `shutdown` fires.
 pub async fn run_posture_schedule(
     checker: PostureChecker,
     every: Duration,
@@ -308,37 +289,30 @@ pub async fn run_posture_schedule(
     }
 }
 
-/// One pass over every domain: checks the due ones; returns how many were checked.
+/// One tick: asks the store for the domains due now (at most [`DUE_PER_TICK`], across
+/// every tenant) and checks them; returns how many were checked. Stops early (with what it
+/// did) when `shutdown` fires.
 pub async fn check_due(
     checker: &PostureChecker,
     every: Duration,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<u64, AnalysisError> {
-    let system = checker.store.system();
-    let mut after = None;
+    let due = checker
+        .store
+        .system()
+        .domains_due(ScheduledCheck::Posture, every, Utc::now(), DUE_PER_TICK)
+        .await?;
     let mut count = 0;
-    loop {
-        let page = system.domains_after(after, PAGE).await?;
-        let ids: Vec<DomainId> = page.iter().map(|d| d.id).collect();
-        let last = system.last_dns_checks(&ids).await?;
-        let now = Utc::now();
-        for domain in &page {
-            if *shutdown.borrow() {
-                return Ok(count);
-            }
-            if !due(domain.id, last.get(&domain.id).copied(), every, now) {
-                continue;
-            }
-            match checker.check(domain).await {
-                Ok(_) => count += 1,
-                Err(error) => warn!(%error, domain = %domain.name, "posture check failed"),
-            }
+    for domain in &due {
+        if *shutdown.borrow() {
+            break;
         }
-        match page.last() {
-            Some(last) if page.len() as u64 == PAGE => after = Some(last.id),
-            _ => return Ok(count),
+        match checker.check(domain).await {
+            Ok(_) => count += 1,
+            Err(error) => warn!(%error, domain = %domain.name, "posture check failed"),
         }
     }
+    Ok(count)
 }
 
 /// Checks each domain as it is added (`domain.added`) until `shutdown` fires.
@@ -420,33 +394,5 @@ mod tests {
         assert_eq!(dmarc["records_removed"], json!(["v=DMARC1; p=none"]));
         assert_eq!(dmarc["findings_gone"], json!(["dmarc.policy_none"]));
         assert_eq!(changes_between(&after, &after), json!([]));
-    }
-
-    #[test]
-    fn each_domain_is_due_at_its_own_offset_within_ten_percent() {
-        let every = Duration::from_secs(3600);
-        let now = Utc::now();
-        let mut offsets = BTreeSet::new();
-        for _ in 0..50 {
-            let id = DomainId::new();
-            let f = domain_factor(id);
-            assert!((0.9..1.1).contains(&f), "{f}");
-            assert_eq!(f, domain_factor(id), "stable per domain");
-            offsets.insert((f * 1000.0) as u64);
-            assert!(due(id, None, every, now), "never checked: due");
-            assert!(!due(
-                id,
-                Some(now - chrono::Duration::minutes(50)),
-                every,
-                now
-            ));
-            assert!(due(
-                id,
-                Some(now - chrono::Duration::minutes(70)),
-                every,
-                now
-            ));
-        }
-        assert!(offsets.len() > 10, "offsets spread out: {offsets:?}");
     }
 }

@@ -15,8 +15,8 @@ use postern_store::{
     DailySummary, Domain, Issue, IssueEvent, NewPluginFailure, OutboxEvent, ReconcileOutcome,
     RuleConfig, SourceStats, Store, TlsTotals,
 };
-use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 use tracing::warn;
 
 /// How far back the facts of an evaluation reach by default.
@@ -24,13 +24,15 @@ pub const DEFAULT_WINDOW: Duration = Duration::days(30);
 /// Sources a snapshot carries at most (the busiest): the store's largest page.
 const MAX_SOURCES: u64 = postern_store::MAX_PAGE_SIZE;
 
-/// The plugin host, the built-in plugins (loaded once per process) and the MSPs' uploaded
-/// plugins compiled so far (by the SHA-256 of their bytes), shared by analysis and the API.
+/// The plugin host (which keeps the MSPs' uploaded plugins compiled so far, by the SHA-256
+/// of their bytes, in its bounded cache) and the built-in plugins (loaded once per process),
+/// shared by analysis and the API.
 pub struct RuleSet {
     host: PluginHost,
     plugins: Vec<LoadedPlugin>,
-    uploaded: Mutex<HashMap<String, LoadedPlugin>>,
     window: Duration,
+    /// MX lookups naming the provider family of bounced recipient domains.
+    mx: Option<Arc<crate::bounces::MxFamilies>>,
 }
 
 /// The plugins that run for one domain, and the uploaded ones that could not be loaded.
@@ -61,7 +63,12 @@ impl RuleSet {
     /// A host with `limits` running the built-in plugins. Compiles every component: CPU
     /// work for process start, not for the async executor.
     pub fn builtin(limits: RuleLimits) -> Result<Self, AnalysisError> {
-        let host = PluginHost::new(limits)?;
+        Self::builtin_on(PluginHost::new(limits)?)
+    }
+
+    /// The built-in plugins loaded by `host` (configured by the caller: limits, cache bound,
+    /// precompiled folder). CPU work, as [`builtin`](Self::builtin).
+    pub fn builtin_on(host: PluginHost) -> Result<Self, AnalysisError> {
         let plugins = builtin_plugins()
             .iter()
             .map(|plugin| host.load(plugin.component))
@@ -74,9 +81,16 @@ impl RuleSet {
         Self {
             host,
             plugins,
-            uploaded: Mutex::new(HashMap::new()),
             window: DEFAULT_WINDOW,
+            mx: None,
         }
+    }
+
+    /// Bounce facts name the provider family of recipient domains whose bounces name no
+    /// answering host from their MX records, looked up through `mx`.
+    pub fn with_mx_families(mut self, mx: Arc<crate::bounces::MxFamilies>) -> Self {
+        self.mx = Some(mx);
+        self
     }
 
     /// Evaluations read the facts of the `window` before `now`.
@@ -91,12 +105,10 @@ impl RuleSet {
     }
 
     /// Compiles and checks an uploaded component (no imports, this host's WIT version, a
-    /// valid `describe`) and keeps it compiled for evaluations. CPU work: call it from a
-    /// blocking thread.
+    /// valid `describe`) and keeps it compiled for evaluations (in the host's bounded
+    /// cache). CPU work: call it from a blocking thread.
     pub fn inspect(&self, component: &[u8]) -> Result<LoadedPlugin, LoadError> {
-        let plugin = self.host.load(component)?;
-        self.cached().insert(plugin.sha256_hex(), plugin.clone());
-        Ok(plugin)
+        self.host.load(component)
     }
 
     /// The plugins that run for a domain of `client` under its MSP's `config`: the built-in
@@ -149,8 +161,8 @@ impl RuleSet {
         domain: &Domain,
         sha256: &str,
     ) -> Result<Result<LoadedPlugin, String>, AnalysisError> {
-        if let Some(plugin) = self.cached().get(sha256) {
-            return Ok(Ok(plugin.clone()));
+        if let Some(plugin) = self.host.cached(sha256) {
+            return Ok(Ok(plugin));
         }
         let Some(bytes) = store
             .system()
@@ -172,11 +184,6 @@ impl RuleSet {
                 Err("the stored component does not match its sha256".to_owned())
             }
         }))
-    }
-
-    fn cached(&self) -> MutexGuard<'_, HashMap<String, LoadedPlugin>> {
-        // Single inserts: a panic while holding the lock cannot leave the map inconsistent.
-        self.uploaded.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs every built-in plugin over `facts` (see [`evaluate_plugins`](Self::evaluate_plugins)).
@@ -232,7 +239,8 @@ pub async fn evaluate_domain(
     domain: &Domain,
     now: DateTime<Utc>,
 ) -> Result<ReconcileOutcome, AnalysisError> {
-    let facts = domain_facts(store, domain, now - rules.window, now).await?;
+    let facts =
+        domain_facts_with(store, domain, now - rules.window, now, rules.mx.as_deref()).await?;
     let system = store.system();
     let existing = system.domain_issue_codes(domain.id).await?;
     let config = system.rule_config(domain.msp_id, domain.client_id).await?;
@@ -294,6 +302,18 @@ pub async fn domain_facts(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<DomainFacts, AnalysisError> {
+    domain_facts_with(store, domain, from, to, None).await
+}
+
+/// [`domain_facts`], with `mx` naming the provider family of bounced recipient domains from
+/// their MX records (see [`RuleSet::with_mx_families`]).
+pub async fn domain_facts_with(
+    store: &Store,
+    domain: &Domain,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    mx: Option<&crate::bounces::MxFamilies>,
+) -> Result<DomainFacts, AnalysisError> {
     let system = store.system();
     let summary = system.domain_summary_system(domain.id, from, to).await?;
     let sources = system
@@ -317,7 +337,7 @@ pub async fn domain_facts(
         .await?
         .map(|snapshot| crate::posture::dns_facts(&snapshot));
     facts.bounces =
-        crate::bounces::bounce_facts(store, domain, from, to, facts.dmarc.messages).await?;
+        crate::bounces::bounce_facts(store, domain, from, to, facts.dmarc.messages, mx).await?;
     // The latest blocklist verdicts on the domain, its sources and the client's targets.
     facts.blocklists = crate::blocklist::blocklist_facts(store, domain, &sources).await?;
     Ok(facts)

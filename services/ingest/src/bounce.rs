@@ -175,10 +175,12 @@ impl Ingestor {
             received_at,
         )
         .await?;
-        let (classified, senders) = tokio::task::spawn_blocking(move || {
+        let campaign_headers = self.settings().campaign_headers.clone();
+        let (classified, senders, campaign) = tokio::task::spawn_blocking(move || {
             let classified = postern_bounce::classify_message_with(&bytes, &Limits::default());
             let senders = original_senders(&bytes);
-            (classified, senders)
+            let campaign = original_campaign(&bytes, &campaign_headers);
+            (classified, senders, campaign)
         })
         .await
         .map_err(|e| IngestError::Parser(e.to_string()))?;
@@ -258,7 +260,7 @@ impl Ingestor {
                 route: &route,
                 provider: "mail",
                 provider_event_id: None,
-                campaign: None,
+                campaign: campaign.clone(),
                 dedup_key,
                 fallback_time: received_at,
                 count_volume: false,
@@ -630,6 +632,11 @@ fn received_event(
         suppressed: outcome.suppressed,
         delivered: outcome.deliveries_new,
         recipient_domains,
+        domain_ids: owner
+            .and_then(|o| o.domain_id)
+            .map(|id| id.to_string())
+            .into_iter()
+            .collect(),
     };
     let envelope = Envelope::new(
         topics::BOUNCES_RECEIVED,
@@ -658,11 +665,23 @@ async fn route_mail(
             continue;
         };
         if let Some(client) = system.client_for_bounce_key(&key).await? {
+            // The client's own domain the original sender is of, so the bounce counts in
+            // that domain's triage (analysis reads bounces by domain).
+            let mut domain_id = None;
+            for sender in senders {
+                if let Some(domain) = domain_of(sender)
+                    && let Some(owner) = owning_domain(system, &domain).await?
+                    && owner.client_id == client.id
+                {
+                    domain_id = owner.domain_id;
+                    break;
+                }
+            }
             return Ok(Route {
                 owner: Some(BounceOwner {
                     msp_id: client.msp_id,
                     client_id: client.id,
-                    domain_id: None,
+                    domain_id,
                 }),
                 by: Some(RoutedBy::BounceAddress),
                 sender_domain: senders.iter().find_map(|s| domain_of(s)),
@@ -719,11 +738,18 @@ async fn route_event(
     if let Some(scope) = scope
         && let Some(client) = scope.client_id()
     {
+        let domain_id = match sender_domain {
+            Some(domain) => owning_domain(system, domain)
+                .await?
+                .filter(|o| o.client_id == client)
+                .and_then(|o| o.domain_id),
+            None => None,
+        };
         return Ok(Route {
             owner: Some(BounceOwner {
                 msp_id: scope.msp,
                 client_id: client,
-                domain_id: None,
+                domain_id,
             }),
             by: Some(RoutedBy::Credential),
             sender_domain: sender_domain.map(str::to_owned),
@@ -918,6 +944,27 @@ pub(crate) fn original_senders(bytes: &[u8]) -> Vec<String> {
     found
 }
 
+/// The longest campaign name kept.
+const MAX_CAMPAIGN: usize = 200;
+
+/// The campaign of a bounce message: the value of the first of `headers` (names, in order
+/// of preference, case-insensitive) found among the returned original message's headers
+/// (after the bounce's own header block), trimmed and at most [`MAX_CAMPAIGN`] characters.
+pub(crate) fn original_campaign(bytes: &[u8], headers: &[String]) -> Option<String> {
+    if headers.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(1024 * 1024)]);
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let (_, body) = text.split_once("\n\n")?;
+    headers.iter().find_map(|field| {
+        body.lines()
+            .find_map(|line| header_value(line, field.trim()))
+            .map(|v| v.trim().chars().take(MAX_CAMPAIGN).collect::<String>())
+            .filter(|v| !v.is_empty())
+    })
+}
+
 fn header_value<'a>(line: &'a str, field: &str) -> Option<&'a str> {
     let (name, value) = line.split_once(':')?;
     name.trim_end().eq_ignore_ascii_case(field).then_some(value)
@@ -938,6 +985,24 @@ fn address_in(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_campaign_comes_from_the_first_configured_header_of_the_returned_message() {
+        let dsn = b"From: MAILER-DAEMON@mx.example\r\nTo: bounces@sender.example\r\n\
+            X-Campaign: bounce-own-header\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n\
+            From: news@sender.example\r\nX-Mailgun-Tag: spring-sale\r\nx-campaign:  Nov 2026 \r\n\r\nhi\r\n";
+        let headers = ["X-Campaign".to_owned(), "X-Mailgun-Tag".to_owned()];
+        assert_eq!(
+            original_campaign(dsn, &headers).as_deref(),
+            Some("Nov 2026")
+        );
+        assert_eq!(
+            original_campaign(dsn, &headers[1..]).as_deref(),
+            Some("spring-sale")
+        );
+        assert_eq!(original_campaign(dsn, &[]), None);
+        assert_eq!(original_campaign(dsn, &["X-Other".to_owned()]), None);
+    }
 
     #[test]
     fn bounce_keys_come_from_the_plus_tag_of_the_bounce_local_part() {

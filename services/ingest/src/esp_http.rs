@@ -2,11 +2,15 @@
 //! and Postmark. Authenticated with an ingest API token, given as `?token=`, as the
 //! password of HTTP basic auth (ESPs cannot always set headers) or as a bearer token; the
 //! token's client scope routes the events. Each provider's own signature is checked where
-//! it signs and a key is configured. The body is kept whatever happens: a payload that
-//! cannot be read (or fails its signature) is stored as refused, with the reason.
+//! it signs and a key is configured; SES posts always carry SNS's signature, which is
+//! always checked (certificate from Amazon SNS hosts only, see `sns.rs`), and an SNS
+//! subscription confirmation of a configured topic is confirmed. The body is kept whatever
+//! happens: a payload that cannot be read (or fails its signature) is stored as refused,
+//! with the reason.
 
 use crate::http::{IntakeState, error, read_limited};
 use crate::pipeline::{Refusal, Source};
+use crate::sns::{SnsError, SnsVerifier};
 use actix_web::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
@@ -30,8 +34,11 @@ pub struct EspSettings {
     pub mailgun_signing_key: Option<String>,
     /// SendGrid's verification key (base64 DER): set, every SendGrid post must be signed.
     pub sendgrid_public_key: Option<String>,
-    /// SNS topics SES notifications may come from; empty: any.
+    /// SNS topics SES notifications may come from; empty: any. Subscriptions are confirmed
+    /// only for the topics listed here.
     pub ses_topic_arns: Vec<String>,
+    /// Checks SNS signatures and confirms subscriptions (Amazon SNS hosts only).
+    pub sns: SnsVerifier,
 }
 
 impl fmt::Debug for EspSettings {
@@ -43,6 +50,7 @@ impl fmt::Debug for EspSettings {
             )
             .field("sendgrid_public_key", &self.sendgrid_public_key.is_some())
             .field("ses_topic_arns", &self.ses_topic_arns)
+            .field("sns", &self.sns)
             .finish()
     }
 }
@@ -56,6 +64,7 @@ impl From<&EspConfig> for EspSettings {
                 .map(|k| k.expose().to_owned()),
             sendgrid_public_key: c.sendgrid_public_key.clone(),
             ses_topic_arns: c.ses_topic_arns.clone(),
+            sns: SnsVerifier::default(),
         }
     }
 }
@@ -149,6 +158,11 @@ async fn webhook(
             .answer(&body, "body_too_large", &detail, ErrorCode::PayloadTooLarge)
             .await;
     }
+    if esp == Esp::Ses
+        && let Err((reason, detail, code)) = verify_sns(&state.esp.sns, &body, now).await
+    {
+        return refusal.answer(&body, reason, &detail, code).await;
+    }
     if let Err(e) = verify(&state.esp, esp, &req, &body, now) {
         return refusal
             .answer(
@@ -183,12 +197,18 @@ async fn webhook(
         skipped,
         sns,
     } = parsed;
+    let mut confirmed = false;
     if let Some(sns) = sns
         .as_ref()
         .filter(|s| s.kind == "SubscriptionConfirmation")
     {
-        // Confirming means fetching SubscribeURL; it is kept with the raw input.
-        info!(topic = %sns.topic_arn, "sns subscription confirmation received; confirm it with the SubscribeURL of the stored input");
+        if let Err((reason, detail, code)) = confirm(&state.esp, sns).await {
+            return refusal.answer(&body, reason, &detail, code).await;
+        }
+        info!(topic = %sns.topic_arn, "sns subscription confirmed");
+        confirmed = true;
+    } else if let Some(sns) = sns.as_ref().filter(|s| s.kind == "UnsubscribeConfirmation") {
+        info!(topic = %sns.topic_arn, "sns unsubscribe confirmation received and kept");
     }
     match state
         .ingestor
@@ -199,7 +219,11 @@ async fn webhook(
             "intake": outcome,
             "problems": problems,
             "skipped": skipped,
-            "sns": sns.map(|s| serde_json::json!({ "type": s.kind, "topic_arn": s.topic_arn })),
+            "sns": sns.map(|s| serde_json::json!({
+                "type": s.kind,
+                "topic_arn": s.topic_arn,
+                "confirmed": confirmed,
+            })),
         })),
         Err(e) => {
             warn!(error = %e, esp = esp.as_str(), "esp events could not be stored");
@@ -239,6 +263,50 @@ fn verify(
         },
         Esp::Ses | Esp::Postmark => Ok(()),
     }
+}
+
+/// What refusing a post takes: the recorded reason, its detail and the answer's code.
+type Refuse = (&'static str, String, ErrorCode);
+
+/// SES: the post must be an SNS message whose signature verifies against the certificate
+/// at its `SigningCertURL`, which must be an Amazon SNS URL (refused before any fetch).
+async fn verify_sns(sns: &SnsVerifier, body: &[u8], now: DateTime<Utc>) -> Result<(), Refuse> {
+    let signed = postern_bounce::sns_signed(body).map_err(|e| match e {
+        postern_bounce::EspError::Signature(_) => {
+            ("bad_signature", e.to_string(), ErrorCode::Unauthenticated)
+        }
+        _ => ("invalid_payload", e.to_string(), ErrorCode::BadRequest),
+    })?;
+    sns.verify(&signed, now).await.map_err(|e| match e {
+        SnsError::UrlRefused(_) => ("cert_url_refused", e.to_string(), ErrorCode::Forbidden),
+        SnsError::Signature(_) => ("bad_signature", e.to_string(), ErrorCode::Unauthenticated),
+        // SNS retries what it could not deliver; the certificate may be reachable then.
+        SnsError::Fetch(_) => ("cert_unavailable", e.to_string(), ErrorCode::Unavailable),
+    })
+}
+
+/// SES: confirms a (verified) subscription confirmation by a GET of its `SubscribeURL`,
+/// only for a topic listed in `ingest.esp.ses_topic_arns` and only on Amazon SNS hosts.
+async fn confirm(settings: &EspSettings, sns: &postern_bounce::SnsMessage) -> Result<(), Refuse> {
+    if !settings.ses_topic_arns.contains(&sns.topic_arn) {
+        return Err((
+            "topic_not_configured",
+            format!(
+                "SNS topic {} is not in ingest.esp.ses_topic_arns; the subscription is not confirmed",
+                sns.topic_arn
+            ),
+            ErrorCode::Forbidden,
+        ));
+    }
+    let url = sns.subscribe_url.as_deref().ok_or((
+        "invalid_payload",
+        "the subscription confirmation has no SubscribeURL".to_owned(),
+        ErrorCode::BadRequest,
+    ))?;
+    settings.sns.confirm(url).await.map_err(|e| match e {
+        SnsError::UrlRefused(_) => ("subscribe_url_refused", e.to_string(), ErrorCode::Forbidden),
+        _ => ("confirmation_failed", e.to_string(), ErrorCode::Unavailable),
+    })
 }
 
 /// SES: the SNS topic must be one of the configured ones (when any are).

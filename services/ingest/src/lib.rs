@@ -1,7 +1,7 @@
 //! The ingest service: takes reports in (HTTP upload, RFC 8460 HTTPS delivery, files,
-//! Maildir and mbox), keeps the original bytes, parses them with `postern-mailauth`,
-//! routes each report to the client that owns its domain and stores it with an outbox
-//! event in one transaction.
+//! Maildir and mbox, SMTP, IMAP pull), keeps the original bytes, parses them with
+//! `postern-mailauth`, routes each report to the client that owns its domain and stores it
+//! with an outbox event in one transaction.
 //!
 //! Promises: nothing is lost (every input's bytes are stored before parsing, every part
 //! that cannot be used is recorded with its reason), one bad part never stops the rest,
@@ -11,12 +11,14 @@ mod bounce;
 mod error;
 mod esp_http;
 mod http;
+mod imap;
 mod import;
 mod outbox;
 mod pipeline;
 mod postfix;
 mod sink;
 mod smtp;
+mod sns;
 mod tokens;
 
 pub use bounce::{
@@ -26,6 +28,7 @@ pub use bounce::{
 pub use error::IngestError;
 pub use esp_http::EspSettings;
 pub use http::{IntakeState, configure};
+pub use imap::{ImapError, ImapMailbox, ImapTiming, PollSummary, spawn_imap};
 pub use import::{ImportSummary, import_paths};
 pub use outbox::StoreOutbox;
 pub use pipeline::{
@@ -35,4 +38,5 @@ pub use postfix::{PostfixLog, parse_postfix_log};
 pub use smtp::{
     IngestRouter, MailSink, ReceivedMail, SmtpError, SmtpListener, SmtpSettings, load_tls,
 };
+pub use sns::{SnsError, SnsVerifier};
 pub use tokens::StoreTokens;

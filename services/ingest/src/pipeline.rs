@@ -49,6 +49,9 @@ impl Source {
 #[derive(Clone, Debug, Default)]
 pub struct IngestSettings {
     pub limits: Limits,
+    /// Headers of a bounced message naming its campaign, in order of preference
+    /// (`ingest.campaign_headers`); none read when empty.
+    pub campaign_headers: Vec<String>,
 }
 
 /// What happened to one part of an input.

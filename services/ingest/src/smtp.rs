@@ -15,4 +15,5 @@ mod server;
 mod session;
 
 pub use router::IngestRouter;
+pub(crate) use router::Route;
 pub use server::{MailSink, ReceivedMail, SmtpError, SmtpListener, SmtpSettings, load_tls};

@@ -54,7 +54,9 @@ impl Sender {
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let mut http = reqwest::Client::builder();
         if !settings.allow_private_targets {
-            http = http.dns_resolver(Arc::new(PublicOnly));
+            // Host names must resolve to public addresses; IP literals are checked before
+            // sending by `check_literal_target`.
+            http = http.dns_resolver(Arc::new(PublicOnly::new("allow_private_targets")));
         }
         let http = http
             .tls_backend_preconfigured(tls)
@@ -215,39 +217,6 @@ impl Sender {
     }
 }
 
-/// Resolves webhook host names and keeps only public addresses, so a URL whose name points
-/// inside the installation's network fails instead of reaching it. (reqwest asks its
-/// resolver for every host name it connects to; IP literals are checked before sending by
-/// [`check_literal_target`].)
-struct PublicOnly;
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found: Vec<std::net::SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<std::net::SocketAddr> = found
-                .iter()
-                .copied()
-                .filter(|a| is_public(a.ip()))
-                .collect();
-            if public.is_empty() {
-                let error: Box<dyn std::error::Error + Send + Sync> = if found.is_empty() {
-                    format!("{host} has no address").into()
-                } else {
-                    format!(
-                        "{host} resolves only to internal addresses (allow_private_targets is off)"
-                    )
-                    .into()
-                };
-                return Err(error);
-            }
-            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
 /// A target URL whose host is an IP literal must be a public address.
 fn check_literal_target(url: &str) -> Result<(), SendError> {
     let parsed =
@@ -269,7 +238,7 @@ fn check_literal_target(url: &str) -> Result<(), SendError> {
     }
 }
 
-use postern_dns::is_public;
+use postern_dns::{PublicOnly, is_public};
 
 fn json_bytes(value: &serde_json::Value) -> Result<Vec<u8>, SendError> {
     serde_json::to_vec(value).map_err(|e| permanent(&format!("encoding the body failed: {e}")))

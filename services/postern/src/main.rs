@@ -166,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
                 store,
                 postern_ingest::IngestSettings {
                     limits: postern::ingest_limits(&config),
+                    campaign_headers: config.ingest.campaign_headers.clone(),
                 },
                 std::sync::Arc::new(tokio::sync::Notify::new()),
             );

@@ -167,18 +167,30 @@ pub async fn start_services(
     // verifyIssueNow); an ingest- or notify-only process gets a host with no plugins.
     // Analysis and the API share the one rule set.
     let needs_rules = services.analysis || services.api;
+    let rules_config = config.rules.clone();
+    let precompiled = config.data_dir.join("plugins");
     let rules = tokio::task::spawn_blocking(move || {
+        let host = postern_rules::PluginHost::new(rule_limits(&rules_config))?
+            .with_cache_capacity(rules_config.compiled_cache_entries)
+            .with_precompiled_dir_bounded(precompiled, rules_config.precompiled_files);
         if needs_rules {
-            RuleSet::builtin(RuleLimits::default())
+            RuleSet::builtin_on(host)
         } else {
-            Ok(RuleSet::new(
-                postern_rules::PluginHost::new(RuleLimits::default())?,
-                Vec::new(),
-            ))
+            Ok(RuleSet::new(host, Vec::new()))
         }
     })
     .await
     .context("loading the rule plugins")??;
+    // Provider families of bounced recipient domains from their MX records: DNS lookups,
+    // so part of the DNS checks (`analysis.dns_posture`).
+    let rules = if needs_rules && config.analysis.dns_posture {
+        rules.with_mx_families(Arc::new(postern_analysis::MxFamilies::new(
+            Arc::new(dns_resolver(config).context("DNS resolver for MX lookups")?),
+            Duration::from_secs(3600),
+        )))
+    } else {
+        rules
+    };
     let rules = Arc::new(rules);
     // One evaluator (one evaluation per domain at a time) for the API's verifyIssueNow, the
     // consumer and the schedule.
@@ -211,6 +223,7 @@ pub async fn start_services(
         store.clone(),
         IngestSettings {
             limits: ingest_limits(config),
+            campaign_headers: config.ingest.campaign_headers.clone(),
         },
         wake.clone(),
     );
@@ -256,6 +269,17 @@ pub async fn start_services(
         Duration::from_secs(1),
         shutdown.clone(),
     )];
+    if services.ingest && !config.ingest.imap.mailboxes.is_empty() {
+        // One pull task per `[[ingest.imap.mailboxes]]`, each retrying on its own.
+        tasks.push(
+            postern_ingest::spawn_imap(
+                &config.ingest.imap,
+                mail_ingestor.clone(),
+                shutdown.clone(),
+            )
+            .context("starting the imap pull")?,
+        );
+    }
     if services.ingest
         && let Some(addr) = config.ingest.smtp.listen
     {
@@ -286,6 +310,19 @@ pub async fn start_services(
                 every,
                 shutdown.clone(),
             )));
+        }
+        // Bounces and deliveries stored for a domain: its bounce triage is evaluated again.
+        {
+            let (store, bus, shutdown) = (store.clone(), bus.clone(), shutdown.clone());
+            let (evaluator, consumer) = (evaluator.clone(), consumer.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(error) =
+                    postern_analysis::run_bounce_consumer(store, bus, evaluator, consumer, shutdown)
+                        .await
+                {
+                    tracing::error!(%error, "bounce consumer stopped");
+                }
+            }));
         }
         let (store, bus, shutdown) = (store.clone(), bus.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move {
@@ -392,12 +429,7 @@ fn posture_checker(
     store: &Store,
     evaluator: &Evaluator,
 ) -> anyhow::Result<postern_analysis::PostureChecker> {
-    let resolver = postern_dns::HickoryResolver::new(&postern_dns::ResolverSettings {
-        nameservers: config.analysis.nameservers.clone(),
-        timeout: Duration::from_millis(config.analysis.dns_timeout_ms),
-        ..postern_dns::ResolverSettings::default()
-    })
-    .context("DNS resolver for posture checks")?;
+    let resolver = dns_resolver(config).context("DNS resolver for posture checks")?;
     let fetcher = postern_mailauth::posture::mtasts::HttpsPolicyFetcher::new(
         &postern_mailauth::posture::mtasts::HttpsFetcherSettings::default(),
     )
@@ -408,6 +440,15 @@ fn posture_checker(
         Arc::new(fetcher),
         Some(evaluator.clone()),
     ))
+}
+
+/// A resolver through `analysis.nameservers` (the system's when empty).
+fn dns_resolver(config: &Config) -> Result<postern_dns::HickoryResolver, postern_dns::DnsError> {
+    postern_dns::HickoryResolver::new(&postern_dns::ResolverSettings {
+        nameservers: config.analysis.nameservers.clone(),
+        timeout: Duration::from_millis(config.analysis.dns_timeout_ms),
+        ..postern_dns::ResolverSettings::default()
+    })
 }
 
 /// The blocklist checker: one monitor asking hickory through `analysis.nameservers` (the
@@ -465,4 +506,15 @@ pub async fn service_main(name: &str, services: Services) -> anyhow::Result<()> 
     let running = start_services(&config, store, bus, services).await?;
     info!(service = name, addr = %running.addr, "started");
     running.run_until_signal().await
+}
+
+/// The plugin call limits of `[rules]`.
+fn rule_limits(config: &postern_config::RulesConfig) -> RuleLimits {
+    RuleLimits {
+        fuel: config.fuel,
+        timeout: std::time::Duration::from_millis(config.timeout_ms),
+        memory_bytes: usize::try_from(config.memory_mib << 20).unwrap_or(usize::MAX),
+        max_findings: config.max_findings,
+        max_output_bytes: usize::try_from(config.max_output_kib << 10).unwrap_or(usize::MAX),
+    }
 }

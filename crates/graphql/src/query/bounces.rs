@@ -4,20 +4,24 @@ use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use postern_domain::{ClientId, DomainId};
 use postern_store::{
-    BounceFilter as StoreBounceFilter, SuppressionFilter as StoreSuppressionFilter,
+    BounceFilter as StoreBounceFilter, BounceGroupBy, SuppressionFilter as StoreSuppressionFilter,
 };
+use std::collections::BTreeMap;
 
 use crate::connection::{Conn, CountSource, connection, page_request};
 use crate::context::{parse_id, tenant};
 use crate::error::ApiError;
 use crate::types::bounces::{
-    BounceGroupNode, BounceKind, BounceNode, SendVolumeNode, SuppressionNode,
+    BounceGroupNode, BounceGrouping, BounceKind, BounceNode, ReasonCountNode, SendVolumeNode,
+    SuppressionNode, family_of_host,
 };
 
 /// The window `bounceGroups` covers when none is given.
 const DEFAULT_WINDOW_DAYS: i64 = 7;
 /// The most groups `bounceGroups` returns.
 const MAX_GROUPS: i32 = 1_000;
+/// Recipient domains read to group by provider family.
+const MAX_FAMILY_DOMAINS: u64 = 100_000;
 /// The longest `sendVolume` range.
 const MAX_VOLUME_DAYS: i64 = 400;
 
@@ -88,14 +92,18 @@ impl BounceQuery {
         ))
     }
 
-    /// Bounces (kind `BOUNCED`) grouped by recipient domain with hard/soft counts and top
-    /// reasons, most bounces first. Default window: the last 7 days.
+    /// Bounces (kind `BOUNCED`) grouped by recipient domain (default), provider family,
+    /// campaign or sending address, with hard/soft counts, distinct addresses and recipient
+    /// domains and top reasons, most bounces first. Default window: the last 7 days.
     async fn bounce_groups(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only this client's bounces.")] client_id: Option<ID>,
         #[graphql(desc = "The window; default the last 7 days.")] window: Option<TimeWindow>,
         #[graphql(desc = "The most groups returned: 1 to 1000, default 100.")] first: Option<i32>,
+        #[graphql(desc = "What to group by; default RECIPIENT_DOMAIN.")] group_by: Option<
+            BounceGrouping,
+        >,
     ) -> Result<Vec<BounceGroupNode>, ApiError> {
         let client: Option<ClientId> = client_id.as_ref().map(parse_id).transpose()?;
         let now = Utc::now();
@@ -118,10 +126,32 @@ impl BounceQuery {
         if let Some(c) = client {
             db.client(c).await?;
         }
+        let limit = u64::try_from(limit).unwrap_or(100);
+        let group_by = group_by.unwrap_or_default();
+        let store_by = match group_by {
+            BounceGrouping::RecipientDomain | BounceGrouping::ProviderFamily => {
+                BounceGroupBy::RecipientDomain
+            }
+            BounceGrouping::Campaign => BounceGroupBy::Campaign,
+            BounceGrouping::SourceIp => BounceGroupBy::SendingIp,
+        };
+        let read = if group_by == BounceGrouping::ProviderFamily {
+            MAX_FAMILY_DOMAINS
+        } else {
+            limit
+        };
         let groups = db
-            .bounce_groups(client, since, until, u64::try_from(limit).unwrap_or(100))
+            .bounce_groups_by(client, since, until, read, store_by)
             .await?;
-        Ok(groups.into_iter().map(BounceGroupNode::from).collect())
+        let mut nodes: Vec<BounceGroupNode> = groups
+            .into_iter()
+            .map(|g| BounceGroupNode::from_store(g, store_grouping(store_by)))
+            .collect();
+        if group_by == BounceGrouping::ProviderFamily {
+            nodes = by_family(nodes);
+        }
+        nodes.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(nodes)
     }
 
     /// Send volume (delivered, deferred, bounced, complaints) per client sender domain, day and
@@ -192,6 +222,70 @@ impl BounceQuery {
         let client: Option<ClientId> = client_id.as_ref().map(parse_id).transpose()?;
         Ok(tenant(ctx)?.bounce_key(client).await?)
     }
+}
+
+/// The API grouping a store grouping answers.
+fn store_grouping(by: BounceGroupBy) -> BounceGrouping {
+    match by {
+        BounceGroupBy::RecipientDomain => BounceGrouping::RecipientDomain,
+        BounceGroupBy::Campaign => BounceGrouping::Campaign,
+        BounceGroupBy::SendingIp => BounceGrouping::SourceIp,
+    }
+}
+
+/// Recipient-domain groups merged by their provider family, most bounces first.
+fn by_family(domains: Vec<BounceGroupNode>) -> Vec<BounceGroupNode> {
+    let mut families: BTreeMap<String, (BounceGroupNode, BTreeMap<String, u64>)> = BTreeMap::new();
+    for d in domains {
+        let family = d
+            .provider_family
+            .clone()
+            .unwrap_or_else(|| family_of_host(None));
+        let (g, reasons) = families.entry(family.clone()).or_insert_with(|| {
+            (
+                BounceGroupNode {
+                    group_by: BounceGrouping::ProviderFamily,
+                    key: Some(family.clone()),
+                    recipient_domain: None,
+                    provider_family: Some(family),
+                    total: 0,
+                    hard: 0,
+                    soft: 0,
+                    addresses: 0,
+                    recipient_domains: 0,
+                    top_reasons: Vec::new(),
+                    first_seen: d.first_seen,
+                    last_seen: d.last_seen,
+                },
+                BTreeMap::new(),
+            )
+        });
+        g.total += d.total;
+        g.hard += d.hard;
+        g.soft += d.soft;
+        // Addresses are distinct per recipient domain, so they add up across domains.
+        g.addresses += d.addresses;
+        g.recipient_domains += d.recipient_domains;
+        g.first_seen = g.first_seen.min(d.first_seen);
+        g.last_seen = g.last_seen.max(d.last_seen);
+        for r in d.top_reasons {
+            *reasons.entry(r.reason).or_default() += r.count;
+        }
+    }
+    let mut out: Vec<BounceGroupNode> = families
+        .into_values()
+        .map(|(mut g, reasons)| {
+            g.top_reasons = reasons
+                .into_iter()
+                .map(|(reason, count)| ReasonCountNode { reason, count })
+                .collect();
+            g.top_reasons
+                .sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(&b.reason)));
+            g
+        })
+        .collect();
+    out.sort_by(|a, b| b.total.cmp(&a.total).then(a.key.cmp(&b.key)));
+    out
 }
 
 /// The store's bounce filter from the API's; ids must be UUIDs.

@@ -80,26 +80,53 @@ pub(crate) struct BounceNode {
     received_at: DateTime<Utc>,
 }
 
-/// The bounces of one recipient domain in a window.
+/// What `bounceGroups` groups bounces by.
+#[derive(Enum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum BounceGrouping {
+    /// The recipient's domain.
+    #[default]
+    RecipientDomain,
+    /// Who runs the recipient domain's mail (`microsoft365`, `google`, `yahoo`, `apple`,
+    /// `proofpoint`, `mimecast`, `other`, `unknown`), from the host that answered.
+    ProviderFamily,
+    /// The campaign: a configured header of the original message (`ingest.campaign_headers`)
+    /// or the ESP's tag.
+    Campaign,
+    /// The address the bounced message was sent from.
+    SourceIp,
+}
+
+/// The bounces of one recipient domain, provider family, campaign or sending address in a
+/// window.
 #[derive(SimpleObject)]
 #[graphql(name = "BounceGroup")]
 pub(crate) struct BounceGroupNode {
-    /// The recipient domain, lower case.
-    recipient_domain: String,
+    /// What the group is of.
+    pub(crate) group_by: BounceGrouping,
+    /// The value grouped by: the recipient domain, provider family, campaign or sending
+    /// address; null for the bounces that carry no campaign (or no sending address).
+    pub(crate) key: Option<String>,
+    /// The recipient domain, lower case, when grouped by `RECIPIENT_DOMAIN`.
+    pub(crate) recipient_domain: Option<String>,
+    /// The provider family of the recipient domain(s), when grouped by `RECIPIENT_DOMAIN`
+    /// or `PROVIDER_FAMILY`.
+    pub(crate) provider_family: Option<String>,
     /// Bounces (kind `BOUNCED`).
-    total: u64,
+    pub(crate) total: u64,
     /// Hard bounces among them.
-    hard: u64,
+    pub(crate) hard: u64,
     /// Soft bounces among them.
-    soft: u64,
-    /// Distinct recipient addresses (per reason).
-    addresses: u64,
+    pub(crate) soft: u64,
+    /// Distinct recipient addresses.
+    pub(crate) addresses: u64,
+    /// Distinct recipient domains.
+    pub(crate) recipient_domains: u64,
     /// Reasons, most frequent first.
-    top_reasons: Vec<ReasonCountNode>,
+    pub(crate) top_reasons: Vec<ReasonCountNode>,
     /// The first bounce in the window.
-    first_seen: DateTime<Utc>,
+    pub(crate) first_seen: DateTime<Utc>,
     /// The last bounce in the window.
-    last_seen: DateTime<Utc>,
+    pub(crate) last_seen: DateTime<Utc>,
 }
 
 /// How often one reason occurred.
@@ -107,9 +134,9 @@ pub(crate) struct BounceGroupNode {
 #[graphql(name = "ReasonCount")]
 pub(crate) struct ReasonCountNode {
     /// The reason, as Sisimai 5 names it.
-    reason: String,
+    pub(crate) reason: String,
     /// Bounces with this reason.
-    count: u64,
+    pub(crate) count: u64,
 }
 
 /// Delivery outcomes of one client's sender domain on one day from one provider (ESP events,
@@ -247,19 +274,38 @@ impl From<BounceRecord> for BounceNode {
     }
 }
 
-impl From<BounceGroup> for BounceGroupNode {
-    fn from(g: BounceGroup) -> Self {
+impl BounceGroupNode {
+    /// A store group under `group_by` (`RECIPIENT_DOMAIN`, `CAMPAIGN` or `SOURCE_IP`); a
+    /// recipient domain's provider family comes from the host that answered for it.
+    pub(crate) fn from_store(g: BounceGroup, group_by: BounceGrouping) -> Self {
+        let by_domain = group_by == BounceGrouping::RecipientDomain;
         Self {
-            recipient_domain: g.recipient_domain,
+            group_by,
+            provider_family: by_domain.then(|| family_of_host(g.remote_host.as_deref())),
+            recipient_domain: by_domain.then_some(g.recipient_domain),
+            key: g.key,
             total: g.total,
             hard: g.hard,
             soft: g.soft,
             addresses: g.addresses,
+            recipient_domains: g.recipient_domains,
             top_reasons: g.reasons.into_iter().map(ReasonCountNode::from).collect(),
             first_seen: g.first_seen,
             last_seen: g.last_seen,
         }
     }
+}
+
+/// The provider family of a host that answered for a recipient domain: a known provider's
+/// name, `other` for any other host, `unknown` without one.
+pub(crate) fn family_of_host(host: Option<&str>) -> String {
+    match host.filter(|h| !h.is_empty()) {
+        Some(h) => postern_bounce::ProviderFamily::of_host(h)
+            .unwrap_or(postern_bounce::ProviderFamily::Other),
+        None => postern_bounce::ProviderFamily::Unknown,
+    }
+    .as_str()
+    .to_owned()
 }
 
 impl From<ReasonCount> for ReasonCountNode {

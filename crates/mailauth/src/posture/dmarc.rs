@@ -330,24 +330,7 @@ fn record_findings(found: &Found, inherited: bool, report: &mut CheckReport) {
             &[("sp", None)],
         ));
     }
-    if let Some(np) = record.nonexistent_policy
-        && let Some(base) = record.subdomain_policy.or(record.policy)
-        && np < base
-    {
-        findings.push(rollout(
-            finding(
-                "dmarc.nonexistent_policy_weaker",
-                Severity::Low,
-                format!(
-                    "np={} is weaker than the policy for existing subdomains ({}): mail from \
-                     names that do not exist should get at least as strict a policy",
-                    np.as_str(),
-                    base.as_str()
-                ),
-            ),
-            &[("np", None)],
-        ));
-    }
+    np_findings(record, &finding, &rollout, &mut findings);
     if record.rua.is_empty() {
         findings.push(finding(
             "dmarc.no_rua",
@@ -394,6 +377,69 @@ fn record_findings(found: &Found, inherited: bool, report: &mut CheckReport) {
         ));
     }
     report.findings.extend(findings);
+}
+
+/// Adds a record fix to a finding where the record is the domain's own.
+type Rollout<'a> = dyn Fn(PostureFinding, &[(&str, Option<String>)]) -> PostureFinding + 'a;
+
+/// Findings about `np` (RFC 9989 §4.7), the policy for names under the domain that do not
+/// exist. Absent, it falls back to `sp`, then `p`; forged mail from made-up subdomains
+/// should get at least the strictest policy the record sets for names that exist.
+fn np_findings(
+    record: &DmarcRecord,
+    finding: &dyn Fn(&str, Severity, String) -> PostureFinding,
+    rollout: &Rollout<'_>,
+    findings: &mut Vec<PostureFinding>,
+) {
+    let Some(strictest) = record.policy.max(record.subdomain_policy) else {
+        return;
+    };
+    match (record.nonexistent_policy, record.subdomain_policy) {
+        (Some(np), _) if np < strictest => findings.push(rollout(
+            finding(
+                "dmarc.nonexistent_policy_weaker",
+                Severity::Low,
+                format!(
+                    "np={} is weaker than {}: mail from names under the domain that do not \
+                     exist should get at least as strict a policy as mail from names that do",
+                    np.as_str(),
+                    policy_names(record, strictest)
+                ),
+            ),
+            &[("np", Some(strictest.as_str().to_owned()))],
+        )),
+        (None, Some(sp))
+            if sp < strictest
+                && matches!(strictest, DmarcPolicy::Quarantine | DmarcPolicy::Reject) =>
+        {
+            findings.push(rollout(
+                finding(
+                    "dmarc.nonexistent_policy_unset",
+                    Severity::Low,
+                    format!(
+                        "no np= tag: names under the domain that do not exist fall back to \
+                         sp={}, so mail forged from made-up subdomains is not rejected although \
+                         the domain enforces p={}. Add np={}",
+                        sp.as_str(),
+                        strictest.as_str(),
+                        strictest.as_str()
+                    ),
+                ),
+                &[("np", Some(strictest.as_str().to_owned()))],
+            ));
+        }
+        _ => {}
+    }
+}
+
+/// `p=…` and/or `sp=…`: the tags of `record` that set `policy`, for messages.
+fn policy_names(record: &DmarcRecord, policy: DmarcPolicy) -> String {
+    [("p", record.policy), ("sp", record.subdomain_policy)]
+        .into_iter()
+        .filter(|(_, p)| *p == Some(policy))
+        .map(|(name, p)| format!("{name}={}", p.map_or("", DmarcPolicy::as_str)))
+        .collect::<Vec<_>>()
+        .join(" and ")
 }
 
 /// Checks each valid report destination outside the organizational domain for its
@@ -483,4 +529,73 @@ fn authorized(answer: &Lookup<postern_dns::Txt>) -> bool {
         .records()
         .iter()
         .any(|t| is_dmarc1(&String::from_utf8_lossy(&t.joined())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postern_dns::ZoneResolver;
+
+    async fn report_for(record: &str) -> CheckReport {
+        let zone = ZoneResolver::from_zone_text(&format!(
+            "_dmarc.example.com TXT \"{record}; rua=mailto:d@example.com\"\n"
+        ))
+        .unwrap();
+        check(&zone, "example.com").await
+    }
+
+    fn np_finding<'a>(report: &'a CheckReport, code: &str) -> Option<&'a PostureFinding> {
+        report.findings.iter().find(|f| f.code == code)
+    }
+
+    #[tokio::test]
+    async fn an_np_weaker_than_p_is_flagged_even_when_sp_is_weaker_still() {
+        let report = report_for("v=DMARC1; p=reject; sp=none; np=quarantine").await;
+        let found = np_finding(&report, "dmarc.nonexistent_policy_weaker").unwrap();
+        assert_eq!(found.severity, Severity::Low);
+        assert!(found.message.contains("p=reject"), "{}", found.message);
+        assert_eq!(
+            found.fix.as_ref().unwrap().suggested.as_deref(),
+            Some("v=DMARC1; p=reject; sp=none; np=reject; rua=mailto:d@example.com")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_np_weaker_than_a_stricter_sp_is_flagged() {
+        let report = report_for("v=DMARC1; p=none; sp=reject; np=none").await;
+        let found = np_finding(&report, "dmarc.nonexistent_policy_weaker").unwrap();
+        assert!(found.message.contains("sp=reject"), "{}", found.message);
+    }
+
+    #[tokio::test]
+    async fn an_absent_np_falling_back_to_a_weak_sp_under_enforcement_is_flagged() {
+        let report = report_for("v=DMARC1; p=quarantine; sp=none").await;
+        let found = np_finding(&report, "dmarc.nonexistent_policy_unset").unwrap();
+        assert!(found.message.contains("sp=none"), "{}", found.message);
+        assert_eq!(
+            found.fix.as_ref().unwrap().suggested.as_deref(),
+            Some("v=DMARC1; p=quarantine; sp=none; rua=mailto:d@example.com; np=quarantine")
+        );
+        assert!(np_finding(&report, "dmarc.nonexistent_policy_weaker").is_none());
+    }
+
+    #[tokio::test]
+    async fn np_as_strict_as_p_or_absent_without_a_weaker_sp_raises_nothing() {
+        for record in [
+            "v=DMARC1; p=reject",
+            "v=DMARC1; p=reject; np=reject",
+            "v=DMARC1; p=reject; sp=none; np=reject",
+            "v=DMARC1; p=none; sp=none",
+            "v=DMARC1; p=quarantine; sp=reject",
+        ] {
+            let report = report_for(record).await;
+            let np: Vec<&str> = report
+                .findings
+                .iter()
+                .map(|f| f.code.as_str())
+                .filter(|c| c.starts_with("dmarc.nonexistent"))
+                .collect();
+            assert!(np.is_empty(), "{record}: {np:?}");
+        }
+    }
 }

@@ -8,14 +8,18 @@ mod blocklist;
 mod bounce_facts;
 mod bounces;
 mod facts;
+mod imap;
 mod ingest;
 mod issues;
 mod notify;
 mod outbox;
 mod plugins;
 mod posture;
+mod schedule;
 mod writer;
 
+pub use imap::ImapCursor;
+pub use schedule::{ScheduledCheck, schedule_factor};
 pub use writer::AggregateWriter;
 
 pub(crate) use issues::{history, record};

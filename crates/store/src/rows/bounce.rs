@@ -151,15 +151,35 @@ pub struct BounceFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// Bounces of one recipient domain over a window.
+/// What [`crate::TenantDb::bounce_groups_by`] groups bounces by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub enum BounceGroupBy {
+    /// The recipient's domain.
+    #[default]
+    RecipientDomain,
+    /// The campaign (a configured header of the original message or an ESP tag).
+    Campaign,
+    /// The address the message was sent from.
+    SendingIp,
+}
+
+/// Bounces of one recipient domain (or campaign, or sending address) over a window.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct BounceGroup {
+    /// The recipient domain; empty unless grouped by recipient domain.
     pub recipient_domain: String,
+    /// The value grouped by: the recipient domain, campaign or sending address; `None` for
+    /// the bounces that carry no campaign (or no sending address).
+    pub key: Option<String>,
     pub total: u64,
     pub hard: u64,
     pub soft: u64,
     /// Distinct recipient addresses.
     pub addresses: u64,
+    /// Distinct recipient domains.
+    pub recipient_domains: u64,
+    /// One host that answered for the group's recipients (the greatest name), when known.
+    pub remote_host: Option<String>,
     /// Reasons, most frequent first.
     pub reasons: Vec<ReasonCount>,
     pub first_seen: DateTime<Utc>,

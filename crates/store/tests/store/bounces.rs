@@ -5,8 +5,8 @@ use crate::support::{TestDb, World, at, event, on_both_backends};
 use chrono::{NaiveDate, TimeDelta};
 use postern_domain::{ClientId, Role, TenantScope, UserId};
 use postern_store::{
-    BounceBatch, BounceFilter, BounceKind, BounceOwner, NewBounce, NewDelivery, PageRequest,
-    StoreError, SuppressionFilter,
+    BounceBatch, BounceFilter, BounceGroupBy, BounceKind, BounceOwner, NewBounce, NewDelivery,
+    PageRequest, StoreError, SuppressionFilter,
 };
 use uuid::Uuid;
 
@@ -17,6 +17,7 @@ on_both_backends!(
     suppression_lists_stop_at_the_tenant_wall,
     unassigned_bounces_are_seen_only_by_the_operator,
     bounce_groups_count_by_recipient_domain,
+    bounce_groups_count_by_campaign_and_sending_address,
     bounce_keys_are_made_once_and_route_back,
 );
 
@@ -417,6 +418,80 @@ async fn bounce_groups_count_by_recipient_domain(db: &TestDb) {
     let b = db
         .tenant(w.b_owner())
         .bounce_groups(None, since, until, 10)
+        .await
+        .unwrap();
+    assert!(b.is_empty());
+}
+
+async fn bounce_groups_count_by_campaign_and_sending_address(db: &TestDb) {
+    let w = World::build(db).await;
+    let o = Some(owner(&w, &w.a1));
+    let raw = raw(db, b"campaigns").await;
+    let with = |recipient: &str, reason: &str, campaign: Option<&str>, ip: Option<&str>| {
+        let mut b = bounce(o, recipient, reason, true);
+        b.campaign = campaign.map(str::to_owned);
+        b.sending_ip = ip.map(str::to_owned);
+        b
+    };
+    let bounces = vec![
+        with(
+            "a@contoso.example",
+            "userunknown",
+            Some("spring"),
+            Some("192.0.2.1"),
+        ),
+        with(
+            "b@fabrikam.example",
+            "blocked",
+            Some("spring"),
+            Some("192.0.2.1"),
+        ),
+        with(
+            "c@fabrikam.example",
+            "blocked",
+            Some("spring"),
+            Some("192.0.2.2"),
+        ),
+        with("d@contoso.example", "userunknown", None, None),
+    ];
+    db.system()
+        .store_bounces(&batch(raw, bounces), |_| None)
+        .await
+        .unwrap();
+    let since = at(29, 0);
+    let until = since + TimeDelta::days(1);
+    let tenant = db.tenant(w.a1_admin());
+    let campaigns = tenant
+        .bounce_groups_by(None, since, until, 10, BounceGroupBy::Campaign)
+        .await
+        .unwrap();
+    assert_eq!(campaigns.len(), 2);
+    assert_eq!(campaigns[0].key.as_deref(), Some("spring"));
+    assert_eq!(
+        (
+            campaigns[0].total,
+            campaigns[0].addresses,
+            campaigns[0].recipient_domains
+        ),
+        (3, 3, 2)
+    );
+    assert_eq!(campaigns[0].reasons[0].reason, "blocked");
+    assert_eq!(campaigns[0].reasons[0].count, 2);
+    assert_eq!(campaigns[0].recipient_domain, "");
+    assert_eq!(campaigns[1].key, None);
+    assert_eq!(campaigns[1].total, 1);
+    let sources = tenant
+        .bounce_groups_by(None, since, until, 1, BounceGroupBy::SendingIp)
+        .await
+        .unwrap();
+    assert_eq!(sources.len(), 1);
+    assert_eq!(sources[0].key.as_deref(), Some("192.0.2.1"));
+    assert_eq!((sources[0].total, sources[0].recipient_domains), (2, 2));
+    assert_eq!(sources[0].remote_host.as_deref(), Some("mx.example"));
+    // Another tenant sees none of it.
+    let b = db
+        .tenant(w.b_owner())
+        .bounce_groups_by(None, since, until, 10, BounceGroupBy::Campaign)
         .await
         .unwrap();
     assert!(b.is_empty());

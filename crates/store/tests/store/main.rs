@@ -22,4 +22,5 @@ mod plugins;
 mod posture;
 mod reports;
 mod row_security;
+mod schedule;
 mod throughput;

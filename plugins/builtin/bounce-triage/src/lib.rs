@@ -204,7 +204,9 @@ fn cause_matrix(facts: &DomainFacts, b: &BounceFacts) -> Vec<Finding> {
     let policy_heavy: Vec<&BounceGroup> = b
         .groups
         .iter()
-        .filter(|g| g.addresses >= TENANT_RULE_ADDRESSES && count(g, POLICY) > 0)
+        .filter(|g| {
+            g.addresses >= TENANT_RULE_ADDRESSES && (count(g, POLICY) > 0 || access_denied(g))
+        })
         .collect();
     let sender_block = refusing.len() >= SENDER_BLOCK_DOMAINS
         && refusing
@@ -384,6 +386,16 @@ fn cause_matrix(facts: &DomainFacts, b: &BounceFacts) -> Vec<Finding> {
         );
     }
     out
+}
+
+/// The group's bounces are `5.4.1` refusals ("Recipient address rejected: Access denied"):
+/// many addresses of one domain refused so are a tenant rule or Microsoft 365's
+/// directory-based edge blocking, whatever reason the text was classified as (Sisimai
+/// calls the Microsoft text `userunknown`).
+fn access_denied(g: &BounceGroup) -> bool {
+    g.sample
+        .as_ref()
+        .is_some_and(|s| s.status.as_deref() == Some("5.4.1"))
 }
 
 fn tenant_rule(domain: &str, g: &BounceGroup) -> Finding {
@@ -597,6 +609,34 @@ mod tests {
         ));
         assert_eq!(codes(&out), ["bounce.bad_recipients"]);
         assert_eq!(out[0].fix_steps[0].kind, FixStepKind::SuppressAddresses);
+    }
+
+    #[test]
+    fn many_addresses_of_one_domain_refused_with_5_4_1_as_unknown_users_is_a_tenant_rule() {
+        let out = BounceTriage::evaluate(facts(
+            None,
+            4,
+            vec![group(
+                "tenant.example",
+                "microsoft365",
+                4,
+                &[("userunknown", 4)],
+            )],
+        ));
+        assert_eq!(codes(&out), ["bounce.recipient_policy.tenant_example"]);
+        assert_eq!(out[0].fix_steps[0].kind, FixStepKind::ContactRecipientAdmin);
+        // Two unknown users are still bad recipients.
+        let out = BounceTriage::evaluate(facts(
+            None,
+            2,
+            vec![group(
+                "tenant.example",
+                "microsoft365",
+                2,
+                &[("userunknown", 2)],
+            )],
+        ));
+        assert_eq!(codes(&out), ["bounce.bad_recipients"]);
     }
 
     #[test]

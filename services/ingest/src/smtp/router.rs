@@ -7,7 +7,8 @@ use crate::bounce::{BOUNCE_LOCAL_PART, MailEnvelope};
 use crate::error::IngestError;
 use crate::pipeline::{Ingestor, Source};
 use async_trait::async_trait;
-use postern_domain::{AggregateHeader, FailureReport, TlsReport};
+use chrono::{DateTime, Utc};
+use postern_domain::{AggregateHeader, FailureReport, RawInputId, TenantScope, TlsReport};
 use postern_mailauth::{AggregateEnd, Limits, Location, Rejection, ReportSink};
 
 /// Hands received messages to the [`Ingestor`].
@@ -36,38 +37,59 @@ impl IngestRouter {
     }
 }
 
-#[async_trait]
-impl MailSink for IngestRouter {
-    async fn deliver(&self, mail: ReceivedMail) -> Result<String, IngestError> {
-        let label = format!("smtp:{}", mail.peer.ip());
-        let hint = address_hint(&mail.rcpt_to);
+impl IngestRouter {
+    /// Routes one received message by its content (the envelope's addresses break a tie)
+    /// to report or bounce ingestion and stores it: the one path of the SMTP listener and
+    /// the IMAP pull. `uploader` limits the reports to what that scope reaches. `Err` only
+    /// when storing failed.
+    pub(crate) async fn dispatch(
+        &self,
+        bytes: Vec<u8>,
+        envelope: MailEnvelope,
+        source: Source,
+        uploader: Option<TenantScope>,
+        received_at: DateTime<Utc>,
+    ) -> Result<(Route, RawInputId), IngestError> {
+        let hint = address_hint(&envelope.rcpt_to);
         let limits = self.ingestor.settings().limits.clone();
         let (bytes, route) = tokio::task::spawn_blocking(move || {
-            let route = route(&mail.bytes, &limits, hint);
-            (mail.bytes, route)
+            let route = route(&bytes, &limits, hint);
+            (bytes, route)
         })
         .await
         .map_err(|e| IngestError::Parser(e.to_string()))?;
-        match route {
+        let id = match route {
             Route::Report => {
-                let outcome = self
-                    .ingestor
-                    .ingest(bytes, None, Source::Mail(label), None, mail.received_at)
-                    .await?;
-                Ok(outcome.input.id.to_string())
+                self.ingestor
+                    .ingest(bytes, None, source, uploader, received_at)
+                    .await?
+                    .input
+                    .id
             }
             Route::Bounce => {
-                let envelope = MailEnvelope {
-                    mail_from: (!mail.mail_from.is_empty()).then_some(mail.mail_from),
-                    rcpt_to: mail.rcpt_to,
-                };
-                let intake = self
-                    .ingestor
-                    .ingest_bounce_mail(bytes, &envelope, Source::Mail(label), mail.received_at)
-                    .await?;
-                Ok(intake.input.id.to_string())
+                self.ingestor
+                    .ingest_bounce_mail(bytes, &envelope, source, received_at)
+                    .await?
+                    .input
+                    .id
             }
-        }
+        };
+        Ok((route, id))
+    }
+}
+
+#[async_trait]
+impl MailSink for IngestRouter {
+    async fn deliver(&self, mail: ReceivedMail) -> Result<String, IngestError> {
+        let source = Source::Mail(format!("smtp:{}", mail.peer.ip()));
+        let envelope = MailEnvelope {
+            mail_from: (!mail.mail_from.is_empty()).then_some(mail.mail_from),
+            rcpt_to: mail.rcpt_to,
+        };
+        let (_, id) = self
+            .dispatch(mail.bytes, envelope, source, None, mail.received_at)
+            .await?;
+        Ok(id.to_string())
     }
 }
 

@@ -43,34 +43,6 @@ impl Default for HttpsFetcherSettings {
     }
 }
 
-/// Resolves policy hosts and keeps only public addresses (see
-/// [`postern_dns::is_public`]); a host with none fails to connect with the reason.
-struct PublicOnly;
-
-impl reqwest::dns::Resolve for PublicOnly {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let public: Vec<SocketAddr> = found
-                .iter()
-                .copied()
-                .filter(|a| postern_dns::is_public(a.ip()))
-                .collect();
-            if public.is_empty() {
-                let error: Box<dyn std::error::Error + Send + Sync> = if found.is_empty() {
-                    format!("{host} has no address").into()
-                } else {
-                    format!("{host} resolves only to internal addresses").into()
-                };
-                return Err(error);
-            }
-            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
 /// Fetches policies from `https://<host>/.well-known/mta-sts.txt`, validating the
 /// certificate for the host name, following no redirects and reading at most
 /// `max_bytes`.
@@ -108,7 +80,10 @@ impl HttpsPolicyFetcher {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Postern-MTA-STS/", env!("CARGO_PKG_VERSION")));
         if !settings.allow_private_addresses {
-            builder = builder.dns_resolver(Arc::new(PublicOnly));
+            // Policy hosts must resolve to public addresses (`postern_dns::is_public`).
+            builder = builder.dns_resolver(Arc::new(postern_dns::PublicOnly::new(
+                "allow_private_addresses",
+            )));
         }
         for (host, addr) in &settings.resolve {
             builder = builder.resolve(host, *addr);

@@ -10,8 +10,8 @@ use crate::entity::{bounce, client, send_volume, suppression, suppression_event,
 use crate::error::{StoreError, conflict_on_unique};
 use crate::repo::now;
 use crate::rows::{
-    BounceFilter, BounceGroup, BounceRecord, Page, PageRequest, ReasonCount, SendVolume,
-    Suppression, SuppressionEvent, SuppressionFilter, normalize_address,
+    BounceFilter, BounceGroup, BounceGroupBy, BounceRecord, Page, PageRequest, ReasonCount,
+    SendVolume, Suppression, SuppressionEvent, SuppressionFilter, normalize_address,
 };
 use crate::scope::{Params, owned_by, owned_or_unassigned};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -102,76 +102,111 @@ impl TenantDb {
         until: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<BounceGroup>, StoreError> {
+        self.bounce_groups_by(client, since, until, limit, BounceGroupBy::RecipientDomain)
+            .await
+    }
+
+    /// Bounced recipients (kind `bounced`) in `[since, until)` grouped `by` recipient
+    /// domain, campaign or sending address, most bounces first (then by key, no key last);
+    /// bounces without a campaign (address) make one group with no key. `client` narrows to one
+    /// client. At most `limit` groups. Counts are exact per group (distinct addresses and
+    /// recipient domains included); reasons come from a second query over the same rows.
+    pub async fn bounce_groups_by(
+        &self,
+        client: Option<ClientId>,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u64,
+        by: BounceGroupBy,
+    ) -> Result<Vec<BounceGroup>, StoreError> {
+        let key = match by {
+            BounceGroupBy::RecipientDomain => "b.recipient_domain",
+            BounceGroupBy::Campaign => "b.campaign",
+            BounceGroupBy::SendingIp => "b.sending_ip",
+        };
+        let filtered = |params: &mut Params| {
+            let tenant = params.owned_by(&self.scope, "b");
+            let client = match client {
+                Some(c) => format!("AND b.client_id = {}", params.push(c.as_uuid())),
+                None => String::new(),
+            };
+            let since = params.push(since);
+            let until = params.push(until);
+            format!(
+                "{tenant} {client} AND b.kind = 'bounced' AND b.time >= {since} AND b.time < {until}"
+            )
+        };
         let txn = self.read().await?;
         let mut params = Params::default();
-        let tenant = params.owned_by(&self.scope, "b");
-        let client = match client {
-            Some(c) => format!("AND b.client_id = {}", params.push(c.as_uuid())),
-            None => String::new(),
-        };
-        let since = params.push(since);
-        let until = params.push(until);
-        let filter = format!(
-            "{tenant} {client} AND b.kind = 'bounced' AND b.time >= {since} AND b.time < {until}"
-        );
-        let rows = txn
+        let filter = filtered(&mut params);
+        let limit_param = params.push(i64::try_from(limit).unwrap_or(i64::MAX));
+        let totals = txn
             .query_all_raw(params.statement(
                 self.store.backend,
                 format!(
-                    "SELECT b.recipient_domain AS recipient_domain, b.reason AS reason, \
+                    "SELECT {key} AS group_key, \
                        CAST(COUNT(*) AS BIGINT) AS total, \
                        CAST(SUM(CASE WHEN b.hard THEN 1 ELSE 0 END) AS BIGINT) AS hard, \
                        CAST(COUNT(DISTINCT b.recipient) AS BIGINT) AS addresses, \
+                       CAST(COUNT(DISTINCT b.recipient_domain) AS BIGINT) AS domains, \
+                       MAX(b.remote_host) AS remote_host, \
                        MIN(b.time) AS first_seen, MAX(b.time) AS last_seen \
                      FROM bounce b WHERE {filter} \
-                     GROUP BY b.recipient_domain, b.reason"
+                     GROUP BY {key} ORDER BY total DESC, {key} IS NULL, {key} ASC LIMIT {limit_param}"
+                ),
+            ))
+            .await?;
+        let mut params = Params::default();
+        let filter = filtered(&mut params);
+        let reasons = txn
+            .query_all_raw(params.statement(
+                self.store.backend,
+                format!(
+                    "SELECT {key} AS group_key, b.reason AS reason, \
+                       CAST(COUNT(*) AS BIGINT) AS total \
+                     FROM bounce b WHERE {filter} GROUP BY {key}, b.reason"
                 ),
             ))
             .await?;
         txn.commit().await?;
-        let mut groups: BTreeMap<String, BounceGroup> = BTreeMap::new();
-        for row in rows {
-            let domain: String = row.try_get("", "recipient_domain")?;
-            let reason: String = row.try_get("", "reason")?;
+        let mut groups = Vec::with_capacity(totals.len());
+        let mut index: BTreeMap<Option<String>, usize> = BTreeMap::new();
+        for row in totals {
+            let group_key: Option<String> = row.try_get("", "group_key")?;
             let total = uncount(row.try_get("", "total")?);
             let hard = uncount(row.try_get("", "hard")?);
-            let addresses = uncount(row.try_get("", "addresses")?);
-            let first: DateTime<Utc> = row.try_get("", "first_seen")?;
-            let last: DateTime<Utc> = row.try_get("", "last_seen")?;
-            let group = groups.entry(domain.clone()).or_insert_with(|| BounceGroup {
-                recipient_domain: domain,
-                total: 0,
-                hard: 0,
-                soft: 0,
-                addresses: 0,
+            index.insert(group_key.clone(), groups.len());
+            groups.push(BounceGroup {
+                recipient_domain: match by {
+                    BounceGroupBy::RecipientDomain => group_key.clone().unwrap_or_default(),
+                    _ => String::new(),
+                },
+                key: group_key,
+                total,
+                hard,
+                soft: total.saturating_sub(hard),
+                addresses: uncount(row.try_get("", "addresses")?),
+                recipient_domains: uncount(row.try_get("", "domains")?),
+                remote_host: row.try_get("", "remote_host")?,
                 reasons: Vec::new(),
-                first_seen: first,
-                last_seen: last,
-            });
-            group.total += total;
-            group.hard += hard;
-            group.soft += total.saturating_sub(hard);
-            // Distinct per reason: an address bouncing for two reasons counts twice, which
-            // only happens when a mailbox changes state within the window.
-            group.addresses += addresses;
-            group.first_seen = group.first_seen.min(first);
-            group.last_seen = group.last_seen.max(last);
-            group.reasons.push(ReasonCount {
-                reason,
-                count: total,
+                first_seen: row.try_get("", "first_seen")?,
+                last_seen: row.try_get("", "last_seen")?,
             });
         }
-        let mut groups: Vec<BounceGroup> = groups.into_values().collect();
+        for row in reasons {
+            let group_key: Option<String> = row.try_get("", "group_key")?;
+            let Some(group) = index.get(&group_key).and_then(|&i| groups.get_mut(i)) else {
+                continue;
+            };
+            group.reasons.push(ReasonCount {
+                reason: row.try_get("", "reason")?,
+                count: uncount(row.try_get("", "total")?),
+            });
+        }
         for g in &mut groups {
             g.reasons
                 .sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(&b.reason)));
         }
-        groups.sort_by(|a, b| {
-            b.total
-                .cmp(&a.total)
-                .then(a.recipient_domain.cmp(&b.recipient_domain))
-        });
-        groups.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(groups)
     }
 
